@@ -1,0 +1,1 @@
+"""fedspec checker: see ../shared/ARCHITECTURE.md and the site."""

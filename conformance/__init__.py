@@ -1,0 +1,1 @@
+"""fedspec conformance: see ../shared/ARCHITECTURE.md and the site."""

@@ -1,0 +1,1 @@
+"""fedspec: the command-line tool."""

@@ -1,0 +1,280 @@
+"""The `fedspec` command.
+
+Exit codes, for every command: 0 success, 1 the checked property does not hold
+(an invariant broke, an expectation failed), 2 the input is unreadable or
+malformed (a precise error on stderr, never a traceback).
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from spec.codes import CODE_TABLE
+from spec.constants import UNITS_PER_ATP
+from spec.encoding import state_root
+from spec.ledger import BlockReceipt, Settlement
+from spec.scenario import ReplayResult, ScenarioError, load_and_replay
+from spec.state import LedgerState
+
+EXIT_OK = 0
+EXIT_VIOLATION = 1
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    help="fedspec: the executable specification of a federation ledger.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+ledger_app = typer.Typer(help="Replay and inspect the ATP ledger specification.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail_input(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        fail_input(f"{path}: no such file")
+    except IsADirectoryError:
+        fail_input(f"{path}: is a directory, not a scenario file")
+    except UnicodeDecodeError as error:
+        fail_input(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})")
+    except OSError as error:
+        fail_input(f"{path}: cannot read ({error.strerror})")
+    raise AssertionError("unreachable")
+
+
+# --- JSON views -------------------------------------------------------------------------------
+def settlement_json(settlement: Settlement) -> dict[str, str]:
+    return {
+        "transfer_id": settlement.transfer_id,
+        "outcome": settlement.outcome.value,
+        "cause": settlement.cause.value,
+    }
+
+
+def receipt_json(receipt: BlockReceipt) -> dict[str, Any]:
+    return {
+        "height": receipt.height,
+        "block_hash": receipt.block_hash,
+        "code": receipt.code.value,
+        "invalid_index": receipt.invalid_index,
+        "invalid_code": None if receipt.invalid_code is None else receipt.invalid_code.value,
+        "expiries": [settlement_json(s) for s in receipt.expiries],
+        "transactions": [
+            {
+                "index": tx.index,
+                "type": tx.type,
+                "code": tx.code.value,
+                "settlements": [settlement_json(s) for s in tx.settlements],
+            }
+            for tx in receipt.transactions
+        ],
+    }
+
+
+def state_json(state: LedgerState) -> dict[str, Any]:
+    return {
+        "height": state.height,
+        "timestamp_ms": state.last_timestamp_ms,
+        "state_root": state_root(state),
+        "accounts": {
+            agent: {"platform": a.platform, "total": a.total, "locked": a.locked, "available": a.available}
+            for agent, a in sorted(state.accounts.items())
+        },
+        "transfers": {
+            tid: {
+                "status": t.status.value,
+                "amount": t.amount,
+                "source_agent": t.source_agent,
+                "dest_agent": t.dest_agent,
+                "expires_at_ms": t.expires_at_ms,
+                "task_linked": t.task_linked,
+                "settled_by": None if t.settled_by is None else t.settled_by.value,
+            }
+            for tid, t in sorted(state.transfers.items())
+        },
+        "tasks": {
+            tid: {
+                "status": k.status.value,
+                "cost": k.cost,
+                "quality_threshold_bp": k.quality_threshold_bp,
+                "deadline_ms": k.deadline_ms,
+                "settled_quality_bp": k.settled_quality_bp,
+                "reputation_update_id": k.reputation_update_id,
+            }
+            for tid, k in sorted(state.tasks.items())
+        },
+        "reputations": dict(sorted(state.reputations.items())),
+    }
+
+
+def replay_json(result: ReplayResult) -> dict[str, Any]:
+    blocks = []
+    for outcome in result.blocks:
+        entry = receipt_json(outcome.receipt)
+        entry["timestamp_ms"] = outcome.block.header.timestamp_ms
+        entry["state_root"] = outcome.state_root
+        entry["violations"] = [{"invariant": v.invariant, "message": v.message} for v in outcome.violations]
+        blocks.append(entry)
+    return {
+        "scenario": result.scenario.name,
+        "ok": result.ok,
+        "blocks": blocks,
+        "final": state_json(result.final),
+        "violations": [
+            {"block": number, "invariant": v.invariant, "message": v.message} for number, v in result.violations
+        ],
+        "expectation_failures": result.expectation_failures,
+    }
+
+
+# --- human views -------------------------------------------------------------------------------
+def atp(units: int) -> str:
+    whole, fraction = divmod(units, UNITS_PER_ATP)
+    if fraction == 0:
+        return f"{whole} ATP"
+    return f"{whole}.{fraction:06d}".rstrip("0") + " ATP"
+
+
+def print_replay(result: ReplayResult) -> None:
+    out.print(f"[bold]scenario[/] {result.scenario.name}")
+    for number, outcome in enumerate(result.blocks, start=1):
+        receipt = outcome.receipt
+        header = outcome.block.header
+        status = "[green]ok[/]" if receipt.accepted else f"[red]{receipt.code.value}[/]"
+        out.print(f"\n[bold]block {number}[/] height {header.height} at {header.timestamp_ms} ms by {header.proposer}: {status}")
+        if receipt.invalid_index is not None and receipt.invalid_code is not None:
+            out.print(f"  transaction {receipt.invalid_index}: [red]{receipt.invalid_code.value}[/] (static)")
+        for settlement in receipt.expiries:
+            out.print(f"  expiry: {settlement.transfer_id} -> {settlement.outcome.value}")
+        for tx in receipt.transactions:
+            colour = "green" if tx.code.value in ("ok", "exists") else "yellow"
+            line = f"  [{tx.index}] {tx.type:<22} [{colour}]{tx.code.value}[/]"
+            for settlement in tx.settlements:
+                line += f"  -> {settlement.transfer_id} {settlement.outcome.value} by {settlement.cause.value}"
+            out.print(line)
+        out.print(f"  state root {outcome.state_root}")
+        for violation in outcome.violations:
+            out.print(f"  [bold red]VIOLATION[/] {violation.invariant}: {violation.message}")
+
+    final = result.final
+    accounts = Table(title="balances", title_justify="left")
+    for column in ("agent", "platform", "total", "locked", "available"):
+        accounts.add_column(column, justify="right" if column in ("total", "locked", "available") else "left")
+    for agent, account in sorted(final.accounts.items()):
+        accounts.add_row(agent, account.platform, atp(account.total), atp(account.locked), atp(account.available))
+    out.print()
+    out.print(accounts)
+    if final.tasks:
+        tasks = Table(title="tasks", title_justify="left")
+        for column in ("task", "status", "cost", "threshold", "deadline ms", "settled quality"):
+            tasks.add_column(column)
+        for task_id, task in sorted(final.tasks.items()):
+            quality = "-" if task.settled_quality_bp is None else f"{task.settled_quality_bp} bp"
+            tasks.add_row(
+                task_id, task.status.value, atp(task.cost), f"{task.quality_threshold_bp} bp", str(task.deadline_ms), quality
+            )
+        out.print(tasks)
+    reputations = ", ".join(f"{name} {bp} bp" for name, bp in sorted(final.reputations.items()))
+    out.print(f"reputations: {reputations}")
+    out.print(f"final state root {state_root(final)}")
+    for failure in result.expectation_failures:
+        out.print(f"[bold red]EXPECTATION FAILED[/] {failure}")
+    if result.ok:
+        out.print("[bold green]all invariants hold after every block[/]")
+    elif result.violations:
+        out.print(f"[bold red]{len(result.violations)} invariant violation(s)[/]")
+
+
+# --- commands ----------------------------------------------------------------------------------
+@ledger_app.command("replay")
+def ledger_replay(
+    scenarios: list[Path] = typer.Argument(
+        ..., help="Scenario files: each a genesis plus blocks (see the site's scenario format)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the replay as JSON (a list for several files)."),
+) -> None:
+    """Replay each SCENARIO, print every result code, the final state and root, and
+    check every invariant after every block. Exit 0 when all hold, 1 when one breaks
+    or an expectation fails, 2 when a scenario is unreadable or malformed."""
+    results: list[ReplayResult] = []
+    unreadable = False
+    for path in scenarios:
+        try:
+            results.append(load_and_replay(read_text(path)))
+        except ScenarioError as error:
+            err.print(f"[bold red]error:[/] {path}: {error}")
+            unreadable = True
+        except typer.Exit:
+            unreadable = True
+    if as_json:
+        views = [replay_json(result) for result in results]
+        sys.stdout.write(json.dumps(views[0] if len(scenarios) == 1 and views else views, indent=2) + "\n")
+    else:
+        for number, result in enumerate(results):
+            if number > 0:
+                out.rule()
+            print_replay(result)
+    if unreadable:
+        raise typer.Exit(EXIT_BAD_INPUT)
+    all_ok = all(result.ok for result in results)
+    raise typer.Exit(EXIT_OK if all_ok else EXIT_VIOLATION)
+
+
+@ledger_app.command("codes")
+def ledger_codes(as_json: bool = typer.Option(False, "--json", help="Print the table as JSON.")) -> None:
+    """List every result code in precedence order, with its kind and meaning."""
+    if as_json:
+        rows = [{"code": i.code.value, "kind": i.kind, "meaning": i.meaning} for i in CODE_TABLE]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table(title="result codes, in precedence order", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("code")
+    table.add_column("kind")
+    table.add_column("meaning")
+    for number, info in enumerate(CODE_TABLE):
+        table.add_row(str(number), info.code.value, info.kind, info.meaning)
+    out.print(table)
+
+
+@app.command("vectors")
+def vectors(
+    check: bool = typer.Option(False, "--check", help="Only check that the committed files are up to date."),
+) -> None:
+    """Write the known-answer vectors and JSON Schemas under conformance/ (or check them)."""
+    from conformance.generate import ROOT, stale_files, write_all
+
+    if check:
+        stale = stale_files()
+        for path in stale:
+            err.print(f"[bold red]stale:[/] {path.relative_to(ROOT.parent)} differs from what the spec generates")
+        if stale:
+            err.print("run `fedspec vectors` and commit the result")
+            raise typer.Exit(EXIT_VIOLATION)
+        out.print("vectors and schemas are up to date")
+        return
+    for path in write_all():
+        out.print(f"wrote {path.relative_to(ROOT.parent)}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""fedspec reference: see ../shared/ARCHITECTURE.md and the site."""

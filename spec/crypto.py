@@ -1,0 +1,52 @@
+"""Ed25519 signatures (PyNaCl) over the canonical, domain-tagged signing messages."""
+
+from functools import lru_cache
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+from spec.encoding import sha256, signing_message
+from spec.types import AnyTransaction
+
+KEY_SEED_DOMAIN = b"fedspec/v1/KEY_SEED\x00"
+
+
+def seed_from_text(text: str) -> bytes:
+    """A 32-byte Ed25519 seed derived from a text, for scenarios and tests only.
+
+    seed = SHA-256("fedspec/v1/KEY_SEED" 0x00 || UTF-8 text). A text seed is as
+    secret as the text: never use one for a real key."""
+    return sha256(KEY_SEED_DOMAIN + text.encode("utf-8"))
+
+
+def signing_key(seed: bytes) -> SigningKey:
+    return SigningKey(seed)
+
+
+def public_key_hex(seed: bytes) -> str:
+    return bytes(SigningKey(seed).verify_key).hex()
+
+
+def sign_message(seed: bytes, message: bytes) -> str:
+    return SigningKey(seed).sign(message).signature.hex()
+
+
+@lru_cache(maxsize=65536)
+def verify_message(public_key: str, message: bytes, signature: str) -> bool:
+    """True iff `signature` (hex) is a valid Ed25519 signature of `message`.
+
+    Cached: a signature is checked once however many times a model explores it."""
+    try:
+        VerifyKey(bytes.fromhex(public_key)).verify(message, bytes.fromhex(signature))
+    except (BadSignatureError, ValueError):
+        return False
+    return True
+
+
+def sign_transaction(seed: bytes, chain_id: str, unsigned: AnyTransaction) -> str:
+    """Sign a transaction whose signature field is a placeholder; return the signature."""
+    return sign_message(seed, signing_message(chain_id, unsigned))
+
+
+def verify_transaction(public_key: str, chain_id: str, tx: AnyTransaction) -> bool:
+    return verify_message(public_key, signing_message(chain_id, tx), tx.signature)
