@@ -12,11 +12,12 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from spec.codes import CODE_TABLE
 from spec.constants import UNITS_PER_ATP
-from spec.encoding import state_root
+from spec.encoding import displayed_state_root
 from spec.ledger import BlockReceipt, Settlement
 from spec.scenario import ReplayResult, ScenarioError, load_and_replay
 from spec.state import LedgerState
@@ -39,7 +40,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail_input(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -90,7 +91,7 @@ def state_json(state: LedgerState) -> dict[str, Any]:
     return {
         "height": state.height,
         "timestamp_ms": state.last_timestamp_ms,
-        "state_root": state_root(state),
+        "state_root": displayed_state_root(state),
         "accounts": {
             agent: {"platform": a.platform, "total": a.total, "locked": a.locked, "available": a.available}
             for agent, a in sorted(state.accounts.items())
@@ -151,7 +152,7 @@ def atp(units: int) -> str:
 
 
 def print_replay(result: ReplayResult) -> None:
-    out.print(f"[bold]scenario[/] {result.scenario.name}")
+    out.print(f"[bold]scenario[/] {escape(result.scenario.name)}")
     for number, outcome in enumerate(result.blocks, start=1):
         receipt = outcome.receipt
         header = outcome.block.header
@@ -169,7 +170,7 @@ def print_replay(result: ReplayResult) -> None:
             out.print(line)
         out.print(f"  state root {outcome.state_root}")
         for violation in outcome.violations:
-            out.print(f"  [bold red]VIOLATION[/] {violation.invariant}: {violation.message}")
+            out.print(f"  [bold red]VIOLATION[/] {violation.invariant}: {escape(violation.message)}")
 
     final = result.final
     accounts = Table(title="balances", title_justify="left")
@@ -191,9 +192,9 @@ def print_replay(result: ReplayResult) -> None:
         out.print(tasks)
     reputations = ", ".join(f"{name} {bp} bp" for name, bp in sorted(final.reputations.items()))
     out.print(f"reputations: {reputations}")
-    out.print(f"final state root {state_root(final)}")
+    out.print(f"final state root {displayed_state_root(final)}")
     for failure in result.expectation_failures:
-        out.print(f"[bold red]EXPECTATION FAILED[/] {failure}")
+        out.print(f"[bold red]EXPECTATION FAILED[/] {escape(failure)}")
     if result.ok:
         out.print("[bold green]all invariants hold after every block[/]")
     elif result.violations:
@@ -217,7 +218,7 @@ def ledger_replay(
         try:
             results.append(load_and_replay(read_text(path)))
         except ScenarioError as error:
-            err.print(f"[bold red]error:[/] {path}: {error}")
+            err.print(f"[bold red]error:[/] {escape(str(path))}: {escape(str(error))}")
             unreadable = True
         except typer.Exit:
             unreadable = True

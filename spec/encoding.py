@@ -284,5 +284,20 @@ def state_bytes(state: LedgerState) -> bytes:
 
 
 def state_root(state: LedgerState) -> str:
-    """SHA-256 of the canonical state bytes: what replicas compare."""
+    """SHA-256 of the canonical state bytes: what replicas compare.
+
+    Raises OverflowError for a state no correct ledger reaches (a negative or
+    over-wide integer), which has no canonical bytes."""
     return sha256(state_bytes(state)).hex()
+
+
+UNENCODABLE_ROOT = "unencodable"
+"""Shown instead of a root for a state that has no canonical bytes."""
+
+
+def displayed_state_root(state: LedgerState) -> str:
+    """The state root, or UNENCODABLE_ROOT for a state a broken ledger made."""
+    try:
+        return state_root(state)
+    except OverflowError:
+        return UNENCODABLE_ROOT

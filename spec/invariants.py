@@ -311,7 +311,13 @@ def no_double_spend(pre: LedgerState, block: Block, receipt: BlockReceipt, post:
 def determinism(chain: Chain, pre: LedgerState, block: Block, post: LedgerState) -> list[Violation]:
     """Applying the same block to the same state again gives the same state root."""
     again, _receipt = apply_block(chain, pre, block)
-    if state_root(again) != state_root(post):
+    try:
+        same = state_root(again) == state_root(post)
+    except OverflowError:
+        # A broken ledger made a value the canonical bytes cannot hold (a negative balance):
+        # the other predicates report that; here compare the two states field by field.
+        same = again == post
+    if not same:
         return [Violation(DETERMINISM, f"block {block.header.height}: a second application gave another state root")]
     return []
 

@@ -566,16 +566,17 @@ def apply_task_pair(
 ) -> tuple[TransactionReceipt, TransactionReceipt]:
     """Apply a FEDERATION_TASK and its ATP_TRANSFER_LOCK: both, or neither.
 
-    The task is validated first, then the lock. If one fails, the other reports
-    `linked_transaction_failed` (unless it failed itself); if both are identical
-    resubmissions, both report `exists`. A pair that fails, for an id not yet in
+    The task is validated first, then the lock. If the task fails, the lock
+    reports `linked_transaction_failed`; if the lock fails, the task does. If the
+    task is an identical resubmission, so is its lock: both report `exists`. A pair that fails, for an id not yet in
     use, leaves the id failed."""
     task_code = validate_task(work, task)
     if task_code == R.OK:
         lock_code = validate_lock(work, lock)
     elif task_code == R.EXISTS:
-        existing = work.transfers[task.task_id]
-        lock_code = lock_difference(existing, lock)
+        # The static pairing check ties the lock's fields to the task's, so an
+        # identical task comes with an identical lock: it exists too.
+        lock_code = lock_difference(work.transfers[task.task_id], lock)
     else:
         lock_code = R.LINKED_TRANSACTION_FAILED
 
@@ -599,8 +600,6 @@ def apply_task_pair(
             reputation_update_id=None,
         )
     elif task_code == R.OK:
-        task_code = R.LINKED_TRANSACTION_FAILED
-    elif task_code == R.EXISTS and lock_code != R.EXISTS:
         task_code = R.LINKED_TRANSACTION_FAILED
 
     id_in_use = task.task_id in work.tasks or task.task_id in work.transfers

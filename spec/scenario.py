@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from spec.codes import ResultCode
 from spec.crypto import public_key_hex, seed_from_text, sign_transaction
-from spec.encoding import state_root
+from spec.encoding import displayed_state_root
 from spec.invariants import Violation, check_step
 from spec.ledger import BlockReceipt, apply_block, make_header
 from spec.state import Chain, GenesisError, LedgerState, chain_from_genesis, state_from_genesis
@@ -155,11 +155,23 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
+def reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object in which a key appears twice is ambiguous: refuse it."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ScenarioError(f"not JSON this format accepts: duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
 def parse_scenario(text: str) -> Scenario:
     try:
-        json.loads(text)
+        json.loads(text, object_pairs_hook=reject_duplicate_keys)
     except json.JSONDecodeError as error:
         raise ScenarioError(f"not JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    except RecursionError:
+        raise ScenarioError("not JSON this format accepts: nested too deeply") from None
     try:
         # JSON mode: strict types, with JSON arrays accepted for tuples.
         return Scenario.model_validate_json(text)
@@ -340,7 +352,7 @@ def replay(scenario: Scenario) -> ReplayResult:
         block = build_block(spec_block, state, genesis, seeds, authority_seed, f"blocks[{number - 1}]")
         post, receipt = apply_block(chain, state, block)
         violations = check_step(chain, state, block, receipt, post)
-        result.blocks.append(BlockOutcome(block, receipt, state_root(post), violations))
+        result.blocks.append(BlockOutcome(block, receipt, displayed_state_root(post), violations))
         result.expectation_failures += check_block_expectations(number, spec_block, receipt)
         state = post
     result.final = state
