@@ -14,7 +14,7 @@ KEY_SEED_DOMAIN = b"fedspec/v1/KEY_SEED\x00"
 def seed_from_text(text: str) -> bytes:
     """A 32-byte Ed25519 seed derived from a text, for scenarios and tests only.
 
-    seed = SHA-256("fedspec/v1/KEY_SEED" 0x00 || UTF-8 text). A text seed is as
+    seed = SHA-256("fedspec/v1/KEY_SEED" || 0x00 || UTF-8(text)). A text seed is as
     secret as the text: never use one for a real key."""
     return sha256(KEY_SEED_DOMAIN + text.encode("utf-8"))
 

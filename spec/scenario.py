@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from spec.codes import ResultCode
+from spec.constants import INITIAL_REPUTATION_BP
 from spec.crypto import public_key_hex, seed_from_text, sign_transaction
 from spec.encoding import displayed_state_root
 from spec.invariants import Violation, check_step
@@ -67,7 +68,7 @@ class ScenarioModel(BaseModel):
 class ScenarioPlatform(ScenarioModel):
     name: PlatformName
     key_seed: str = Field(min_length=1, max_length=256)
-    reputation_bp: UInt64 = 5_000
+    reputation_bp: UInt64 = INITIAL_REPUTATION_BP
 
 
 class ScenarioGenesis(ScenarioModel):
