@@ -1,0 +1,3 @@
+from fedspec.cli import main
+
+main()
