@@ -184,7 +184,9 @@ def genesis_of(scenario: Scenario) -> tuple[Genesis, dict[str, bytes], bytes]:
     """The wire genesis, the platforms' seeds and the authority seed."""
     seeds: dict[str, bytes] = {}
     platforms = []
-    for platform in scenario.genesis.platforms:
+    for index, platform in enumerate(scenario.genesis.platforms):
+        if platform.name == AUTHORITY:
+            raise ScenarioError(f"genesis.platforms.{index}.name: {AUTHORITY!r} is reserved for the authority key")
         seed = seed_from_text(platform.key_seed)
         seeds[platform.name] = seed
         platforms.append(GenesisPlatform(

@@ -186,17 +186,17 @@ def chain_from_genesis(genesis: Genesis) -> Chain:
     platform_keys: dict[str, str] = {}
     for index, platform in enumerate(genesis.platforms):
         if platform.name in platform_keys:
-            raise GenesisError(f"genesis.platforms[{index}].name: duplicate platform {platform.name!r}")
+            raise GenesisError(f"genesis.platforms.{index}.name: duplicate platform {platform.name!r}")
         if platform.reputation_bp > MAX_REPUTATION_BP:
-            raise GenesisError(f"genesis.platforms[{index}].reputation_bp: above {MAX_REPUTATION_BP}")
+            raise GenesisError(f"genesis.platforms.{index}.reputation_bp: above {MAX_REPUTATION_BP}")
         platform_keys[platform.name] = platform.public_key
     agent_hosts: dict[str, str] = {}
     supply = 0
     for index, account in enumerate(genesis.accounts):
         if account.agent in agent_hosts:
-            raise GenesisError(f"genesis.accounts[{index}].agent: duplicate account {account.agent!r}")
+            raise GenesisError(f"genesis.accounts.{index}.agent: duplicate account {account.agent!r}")
         if account.platform not in platform_keys:
-            raise GenesisError(f"genesis.accounts[{index}].platform: unknown platform {account.platform!r}")
+            raise GenesisError(f"genesis.accounts.{index}.platform: unknown platform {account.platform!r}")
         agent_hosts[account.agent] = account.platform
         supply += account.balance
     if supply > MAX_SUPPLY:

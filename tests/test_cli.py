@@ -220,15 +220,15 @@ MALFORMED: dict[str, tuple[Any, str]] = {
     "nested too deeply": ("[" * 100_000 + "]" * 100_000, "not JSON this format accepts: nested too deeply"),
     "genesis with duplicate platform": (
         mutated(lambda d: d["genesis"]["platforms"].append({"name": "Thor", "key_seed": "again"})),
-        "genesis.platforms[4].name: duplicate platform 'Thor'",
+        "genesis.platforms.4.name: duplicate platform 'Thor'",
     ),
     "unknown platform in accounts": (
         mutated(lambda d: d["genesis"]["accounts"][0].update(platform="Nowhere")),
-        "genesis.accounts[0].platform: unknown platform 'Nowhere'",
+        "genesis.accounts.0.platform: unknown platform 'Nowhere'",
     ),
     "genesis with duplicate account": (
         mutated(lambda d: d["genesis"]["accounts"].append(dict(d["genesis"]["accounts"][0]))),
-        "genesis.accounts[2].agent: duplicate account 'lct:web4:agent:alice'",
+        "genesis.accounts.2.agent: duplicate account 'lct:web4:agent:alice'",
     ),
     "genesis without platforms": (
         mutated(lambda d: d["genesis"].update(platforms=[], accounts=[])),
@@ -240,7 +240,11 @@ MALFORMED: dict[str, tuple[Any, str]] = {
     ),
     "genesis reputation above maximum": (
         mutated(lambda d: d["genesis"]["platforms"][0].update(reputation_bp=10_001)),
-        "genesis.platforms[0].reputation_bp: above 10000",
+        "genesis.platforms.0.reputation_bp: above 10000",
+    ),
+    "platform named like the authority key": (
+        mutated(lambda d: d["genesis"]["platforms"].append({"name": "authority", "key_seed": "x"})),
+        "genesis.platforms.4.name: 'authority' is reserved for the authority key",
     ),
     "non-UTF-8 bytes": (b'{"name": "\xff\xfe"}', "not UTF-8 text (invalid start byte at byte 10)"),
 }
