@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from spec.constants import SPEC_VERSION
-from spec.crypto import public_key_hex, seed_from_text, sign_transaction
+from spec.crypto import public_key_hex, seed_from_text, signed_copy
 from spec.encoding import (
     block_hash,
     header_bytes,
@@ -50,8 +50,7 @@ def vector_seed(name: str) -> bytes:
 
 
 def signed(tx: AnyTransaction, signer: str) -> AnyTransaction:
-    signature = sign_transaction(vector_seed(signer), VECTOR_CHAIN_ID, tx)
-    return tx.model_copy(update={"signature": signature})
+    return signed_copy(vector_seed(signer), VECTOR_CHAIN_ID, tx)
 
 
 def sample_transactions() -> list[tuple[str, AnyTransaction]]:

@@ -48,5 +48,10 @@ def sign_transaction(seed: bytes, chain_id: str, unsigned: AnyTransaction) -> st
     return sign_message(seed, signing_message(chain_id, unsigned))
 
 
+def signed_copy(seed: bytes, chain_id: str, unsigned: AnyTransaction) -> AnyTransaction:
+    """A copy of `unsigned` carrying its signature under `seed`."""
+    return unsigned.model_copy(update={"signature": sign_transaction(seed, chain_id, unsigned)})
+
+
 def verify_transaction(public_key: str, chain_id: str, tx: AnyTransaction) -> bool:
     return verify_message(public_key, signing_message(chain_id, tx), tx.signature)

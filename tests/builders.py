@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spec.constants import UNITS_PER_ATP
-from spec.crypto import public_key_hex, seed_from_text, sign_transaction
+from spec.crypto import public_key_hex, seed_from_text, signed_copy
 from spec.encoding import state_root
 from spec.invariants import Violation, check_step
 from spec.ledger import BlockReceipt, apply_block, make_header
@@ -102,7 +102,7 @@ def expected_reputation(current_bp: int, quality_bp: int) -> int:
 
 # --- signed transactions -----------------------------------------------------------------
 def signed(tx: AnyTransaction, signer: str, chain_id: str = CHAIN_ID) -> AnyTransaction:
-    return tx.model_copy(update={"signature": sign_transaction(seed(signer), chain_id, tx)})
+    return signed_copy(seed(signer), chain_id, tx)
 
 
 def lock(
