@@ -83,3 +83,19 @@ PUBLIC_KEY_PATTERN: Final = HASH_PATTERN
 
 ZERO_HASH: Final = "0" * 64
 """Previous-block hash of the first block."""
+
+# --- consensus (PBFT) ---------------------------------------------------------------
+MAX_CLOCK_SKEW_MS: Final = 5_000
+"""How far ahead of a replica's own clock a proposed block timestamp may be, in ms.
+
+A replica prepares a block only if `previous timestamp < timestamp <= clock + skew`:
+the lower bound is the ledger's monotonic rule; the upper bound stops a faulty
+primary from pushing consensus time (and so every expiry) into the future."""
+
+CHECKPOINT_INTERVAL: Final = 2
+"""Blocks between checkpoints: a replica announces its state root at every
+height that is a multiple of this."""
+
+WATERMARK_WINDOW: Final = 2 * CHECKPOINT_INTERVAL
+"""A replica accepts pre-prepares only for heights in (low, low + window], where the
+low watermark is its latest stable checkpoint."""

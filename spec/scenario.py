@@ -180,11 +180,11 @@ def parse_scenario(text: str) -> Scenario:
         raise ScenarioError(describe_validation_error(error)) from None
 
 
-def genesis_of(scenario: Scenario) -> tuple[Genesis, dict[str, bytes], bytes]:
+def genesis_of(spec_genesis: ScenarioGenesis) -> tuple[Genesis, dict[str, bytes], bytes]:
     """The wire genesis, the platforms' seeds and the authority seed."""
     seeds: dict[str, bytes] = {}
     platforms = []
-    for index, platform in enumerate(scenario.genesis.platforms):
+    for index, platform in enumerate(spec_genesis.platforms):
         if platform.name == AUTHORITY:
             raise ScenarioError(f"genesis.platforms.{index}.name: {AUTHORITY!r} is reserved for the authority key")
         seed = seed_from_text(platform.key_seed)
@@ -192,13 +192,13 @@ def genesis_of(scenario: Scenario) -> tuple[Genesis, dict[str, bytes], bytes]:
         platforms.append(GenesisPlatform(
             name=platform.name, public_key=public_key_hex(seed), reputation_bp=platform.reputation_bp
         ))
-    authority_seed = seed_from_text(scenario.genesis.authority_key_seed)
+    authority_seed = seed_from_text(spec_genesis.authority_key_seed)
     genesis = Genesis(
-        chain_id=scenario.genesis.chain_id,
-        genesis_time_ms=scenario.genesis.genesis_time_ms,
+        chain_id=spec_genesis.chain_id,
+        genesis_time_ms=spec_genesis.genesis_time_ms,
         authority_public_key=public_key_hex(authority_seed),
         platforms=tuple(platforms),
-        accounts=scenario.genesis.accounts,
+        accounts=spec_genesis.accounts,
     )
     return genesis, seeds, authority_seed
 
@@ -338,7 +338,7 @@ def check_final_expectations(expect: ScenarioExpectation, state: LedgerState) ->
 
 def replay(scenario: Scenario) -> ReplayResult:
     """Apply every block, checking every invariant after every block."""
-    genesis, seeds, authority_seed = genesis_of(scenario)
+    genesis, seeds, authority_seed = genesis_of(scenario.genesis)
     try:
         chain = chain_from_genesis(genesis)
     except GenesisError as error:
