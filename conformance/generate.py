@@ -12,17 +12,38 @@ from typing import Any
 from pydantic import BaseModel
 
 from spec.constants import SPEC_VERSION
-from spec.crypto import public_key_hex, seed_from_text, signed_copy
+from spec.crypto import public_key_hex, seed_from_text, sign_consensus_message, signed_copy
 from spec.encoding import (
+    CERTIFICATE_FIELDS,
+    CONSENSUS_FIELDS,
+    ConsensusFieldKind,
     block_hash,
+    consensus_kind,
+    consensus_signing_message,
     header_bytes,
     sha256,
     signing_message,
+    state_root,
     transaction_bytes,
     transaction_hash,
     transaction_root,
 )
+from spec.pbft import (
+    BlockRequest,
+    BlockResponse,
+    Checkpoint,
+    CheckpointCertificate,
+    Commit,
+    CommitCertificate,
+    Message,
+    NewView,
+    Prepare,
+    PreparedCertificate,
+    PrePrepare,
+    ViewChange,
+)
 from spec.scenario import Scenario
+from spec.state import state_from_genesis
 from spec.types import (
     AnyTransaction,
     AtpTransferCommit,
@@ -34,6 +55,8 @@ from spec.types import (
     ExecutionProof,
     FederationTask,
     Genesis,
+    GenesisAccount,
+    GenesisPlatform,
     ReputationUpdate,
 )
 
@@ -82,6 +105,24 @@ def sample_transactions() -> list[tuple[str, AnyTransaction]]:
     ]
 
 
+def signed_sample_transactions() -> list[tuple[str, AnyTransaction]]:
+    """The sample transactions, each signed by its key, with the key's name."""
+    out: list[tuple[str, AnyTransaction]] = []
+    for signer, unsigned in sample_transactions():
+        out.append((signer, signed(unsigned, signer)))
+    return out
+
+
+def vector_block() -> Block:
+    """The vector block: height 1, proposed by Thor, holding the seven signed samples."""
+    txs = tuple(tx for _, tx in signed_sample_transactions())
+    header = BlockHeader(
+        height=1, previous_hash="00" * 32, timestamp_ms=1_701_388_801_000, proposer="Thor",
+        transaction_root=transaction_root(txs),
+    )
+    return Block(header=header, transactions=txs)
+
+
 def encoding_vectors() -> dict[str, Any]:
     """Known-answer vectors: for each transaction type, the signing message, the
     signature under a fixed seed, the canonical bytes and the SHA-256; then a block."""
@@ -89,10 +130,7 @@ def encoding_vectors() -> dict[str, Any]:
     keys = {name: {"seed_text": "fedspec test vector " + name, "seed": vector_seed(name).hex(),
                    "public_key": public_key_hex(vector_seed(name))} for name in signers}
     transactions = []
-    signed_txs: list[AnyTransaction] = []
-    for signer, unsigned in sample_transactions():
-        tx = signed(unsigned, signer)
-        signed_txs.append(tx)
+    for signer, tx in signed_sample_transactions():
         transactions.append({
             "type": tx.type,
             "signer": signer,
@@ -102,12 +140,8 @@ def encoding_vectors() -> dict[str, Any]:
             "transaction_bytes": transaction_bytes(tx).hex(),
             "transaction_hash": transaction_hash(tx).hex(),
         })
-    txs = tuple(signed_txs)
-    header = BlockHeader(
-        height=1, previous_hash="00" * 32, timestamp_ms=1_701_388_801_000, proposer="Thor",
-        transaction_root=transaction_root(txs),
-    )
-    block = Block(header=header, transactions=txs)
+    block = vector_block()
+    header = block.header
     return {
         "spec_version": SPEC_VERSION,
         "chain_id": VECTOR_CHAIN_ID,
@@ -120,6 +154,119 @@ def encoding_vectors() -> dict[str, Any]:
             "header_bytes": header_bytes(header).hex(),
             "block_hash": block_hash(header),
         },
+    }
+
+
+# --- consensus messages ---------------------------------------------------------------------------
+CONSENSUS_REPLICAS = ("Thor", "Sprout", "Legion", "Nova")
+"""The vector consensus group: replica i is platform CONSENSUS_REPLICAS[i], whose key
+is vector_seed(name). N = 4, f = 1, quorum 3; the primary of view v is replica v % 4."""
+
+CONSENSUS_NOTE = (
+    "Each message is well-formed and signed by its sender's key; together they sketch view 0 "
+    "preparing and committing height 1 and view 1 re-proposing it. They fix bytes, not behaviour: "
+    "the block is the block of canonical_encoding.json (one transaction of every type), which is "
+    "not a valid block on this genesis, and the CHECKPOINT's state root is a sample hash."
+)
+
+
+def vector_genesis() -> Genesis:
+    """The genesis of the vector consensus group: the four replicas and two accounts."""
+    platforms = []
+    for name in CONSENSUS_REPLICAS:
+        platforms.append(GenesisPlatform(name=name, public_key=public_key_hex(vector_seed(name))))
+    return Genesis(
+        chain_id=VECTOR_CHAIN_ID,
+        genesis_time_ms=1_701_388_800_000,
+        authority_public_key=public_key_hex(vector_seed("authority")),
+        platforms=tuple(platforms),
+        accounts=(
+            GenesisAccount(agent="lct:web4:agent:alice", platform="Thor", balance=1_000_000_000),
+            GenesisAccount(agent="lct:web4:agent:bob", platform="Sprout", balance=0),
+        ),
+    )
+
+
+def consensus_sample_messages() -> list[Message]:
+    """One message of every kind, in CONSENSUS_FIELDS order."""
+    block = vector_block()
+    digest = block_hash(block.header)
+    genesis_checkpoint = CheckpointCertificate(0, state_root(state_from_genesis(vector_genesis())), frozenset())
+    proposal = PrePrepare(0, 1, digest, block, 0)
+    prepared = PreparedCertificate(proposal, frozenset({0, 1, 2}))
+    view_changes = (
+        ViewChange(1, genesis_checkpoint, (prepared,), 1),
+        ViewChange(1, genesis_checkpoint, (prepared,), 2),
+        ViewChange(1, genesis_checkpoint, (), 3),
+    )
+    return [
+        proposal,
+        Prepare(0, 1, digest, 1),
+        Commit(0, 1, digest, 2),
+        Checkpoint(1, sha256(b"sample state root").hex(), 1),
+        view_changes[1],
+        NewView(1, view_changes, genesis_checkpoint, (PrePrepare(1, 1, digest, block, 1),), 1),
+        BlockRequest(1, 3),
+        BlockResponse(block, CommitCertificate(0, 1, digest, frozenset({0, 1, 2})), 3, 0),
+    ]
+
+
+def consensus_field_json(value: Any, kind: ConsensusFieldKind) -> Any:
+    """A readable JSON form of one consensus field (not a normative wire format)."""
+    if kind in ("u16", "u64", "hash"):
+        return value
+    if kind == "block":
+        return value.model_dump(mode="json")
+    if kind == "replicas":
+        return sorted(value)
+    if kind == "pre_prepare":
+        return fields_json(value, CONSENSUS_FIELDS["PRE_PREPARE"])
+    if kind == "checkpoint_certificate":
+        return fields_json(value, CERTIFICATE_FIELDS["CheckpointCertificate"])
+    if kind == "commit_certificate":
+        return fields_json(value, CERTIFICATE_FIELDS["CommitCertificate"])
+    if kind == "pre_prepares":
+        return [fields_json(item, CONSENSUS_FIELDS["PRE_PREPARE"]) for item in value]
+    if kind == "prepared_certificates":
+        return [fields_json(item, CERTIFICATE_FIELDS["PreparedCertificate"]) for item in value]
+    return [fields_json(item, CONSENSUS_FIELDS["VIEW_CHANGE"]) for item in value]
+
+
+def fields_json(value: Any, fields: tuple[tuple[str, ConsensusFieldKind], ...]) -> dict[str, Any]:
+    return {name: consensus_field_json(getattr(value, name), kind) for name, kind in fields}
+
+
+def consensus_vectors() -> dict[str, Any]:
+    """Known-answer vectors for consensus messages: for each kind, its fields, the
+    signing message, its SHA-256, and the sender's signature and public key."""
+    keys = {name: {"seed_text": "fedspec test vector " + name, "seed": vector_seed(name).hex(),
+                   "public_key": public_key_hex(vector_seed(name))} for name in CONSENSUS_REPLICAS}
+    genesis = vector_genesis()
+    messages = []
+    for message in consensus_sample_messages():
+        kind = consensus_kind(message)
+        signer = CONSENSUS_REPLICAS[message.sender]
+        signing = consensus_signing_message(VECTOR_CHAIN_ID, message)
+        messages.append({
+            "kind": kind,
+            "class": type(message).__name__,
+            "signer": signer,
+            "fields": fields_json(message, CONSENSUS_FIELDS[kind]),
+            "signing_message": signing.hex(),
+            "sha256": sha256(signing).hex(),
+            "public_key": keys[signer]["public_key"],
+            "signature": sign_consensus_message(vector_seed(signer), VECTOR_CHAIN_ID, message),
+        })
+    return {
+        "spec_version": SPEC_VERSION,
+        "chain_id": VECTOR_CHAIN_ID,
+        "seed_rule": "seed = SHA-256(\"fedspec/v1/KEY_SEED\" || 0x00 || UTF-8(seed_text))",
+        "note": CONSENSUS_NOTE,
+        "replicas": list(CONSENSUS_REPLICAS),
+        "keys": keys,
+        "genesis": genesis.model_dump(mode="json"),
+        "genesis_state_root": state_root(state_from_genesis(genesis)),
+        "messages": messages,
     }
 
 
@@ -155,7 +302,10 @@ def render(data: Any) -> str:
 
 
 def generated_files() -> dict[Path, str]:
-    files: dict[Path, str] = {VECTORS_DIR / "canonical_encoding.json": render(encoding_vectors())}
+    files: dict[Path, str] = {
+        VECTORS_DIR / "canonical_encoding.json": render(encoding_vectors()),
+        VECTORS_DIR / "consensus_messages.json": render(consensus_vectors()),
+    }
     for stem, schema in schemas().items():
         files[SCHEMAS_DIR / f"{stem}.schema.json"] = render(schema)
     return files

@@ -1,12 +1,17 @@
 """Ed25519 signatures (PyNaCl) over the canonical, domain-tagged signing messages."""
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from spec.encoding import sha256, signing_message
+from spec.encoding import consensus_signing_message, sha256, signing_message
 from spec.types import AnyTransaction
+
+if TYPE_CHECKING:
+    # For annotations only: spec.pbft imports spec.ledger, which imports this module.
+    from spec.pbft import Message
 
 KEY_SEED_DOMAIN = b"fedspec/v1/KEY_SEED\x00"
 
@@ -55,3 +60,24 @@ def signed_copy(seed: bytes, chain_id: str, unsigned: AnyTransaction) -> AnyTran
 
 def verify_transaction(public_key: str, chain_id: str, tx: AnyTransaction) -> bool:
     return verify_message(public_key, signing_message(chain_id, tx), tx.signature)
+
+
+# --- consensus messages -------------------------------------------------------------
+# A replica signs every message it sends with the key of its platform in the genesis
+# (replica i is platform i). Certificates carry no signatures of their own: on the
+# wire each is accompanied by one signature per signer over the signing message of
+# the vote it stands for (see spec.encoding, "consensus messages"), and the boundary
+# verifies them with verify_consensus_message before spec.pbft sees the signer set.
+
+
+def sign_consensus_message(seed: bytes, chain_id: str, message: "Message") -> str:
+    """The sender's signature (hex) of a consensus message on chain `chain_id`."""
+    return sign_message(seed, consensus_signing_message(chain_id, message))
+
+
+def verify_consensus_message(public_key: str, chain_id: str, message: "Message", signature: str) -> bool:
+    """True iff `signature` is `public_key`'s signature of `message` on chain `chain_id`.
+
+    The domain tag of the message's kind is part of what is signed, so a signature
+    of a PREPARE never verifies as the COMMIT with the same fields."""
+    return verify_message(public_key, consensus_signing_message(chain_id, message), signature)
