@@ -273,6 +273,69 @@ def vectors(
         out.print(f"wrote {path.relative_to(ROOT.parent)}")
 
 
+# --- fedspec check -------------------------------------------------------------------------
+@app.command("check")
+def check(
+    config_path: Path = typer.Argument(..., metavar="CONFIG", help="A model-checker configuration (TOML)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Processes exploring in parallel."),
+    max_states: int | None = typer.Option(None, "--max-states", min=1, help="Stop after this many distinct states."),
+    trace_out: Path | None = typer.Option(
+        None, "--trace", help="Where to write the JSON trace of a finding (default: CONFIG-NAME.trace.json)."
+    ),
+) -> None:
+    """Explore a configuration with the bounded model checker.
+
+    Exit 0: every invariant holds in the explored space. Exit 1: a violation (or the
+    witness a witness configuration looks for); its trace is printed and written as
+    JSON. Exit 2: the configuration is unusable."""
+    from checker.config import ConfigError, load_config
+    from checker.explore import Progress, explore
+    from checker.liveness import check_liveness
+    from checker.report import report_json, report_lines
+    from checker.trace import concrete_finding, render, replay, trace_json, write_trace
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as error:
+        fail_input(str(error))
+        return
+    if config.liveness and workers > 1:
+        fail_input(f"{config_path}: check.liveness needs the whole graph in one process: use --workers 1")
+
+    def show_progress(progress: Progress) -> None:
+        if progress.seconds >= 2.0:
+            err.print(
+                f"  depth {progress.depth}: {progress.distinct} distinct, {progress.generated} generated, "
+                f"{progress.frontier} on the frontier, {progress.seconds:.0f} s",
+                style="dim",
+            )
+
+    outcome = explore(config, workers=workers, max_states=max_states, progress=show_progress)
+    if outcome.finding is None and config.liveness and outcome.exhausted:
+        check_liveness(config, outcome)
+    trace_path: str | None = None
+    text = ""
+    if outcome.finding is not None:
+        trace = replay(config, outcome.trace)
+        finding = concrete_finding(config, trace, outcome.finding)
+        target = trace_out if trace_out is not None else Path(f"{config.name}.trace.json")
+        trace_path = str(target)
+        write_trace(trace_path, trace_json(config, trace, finding))
+        text = render(config, trace, finding)
+    if as_json:
+        out.print_json(json.dumps(report_json(config, outcome, trace_path)))
+    else:
+        if text:
+            out.print(escape(text))
+            out.print()
+        for line in report_lines(config, outcome):
+            out.print(escape(line))
+        if trace_path is not None:
+            out.print(escape(f"trace:      {trace_path}"))
+    raise typer.Exit(EXIT_VIOLATION if outcome.finding is not None else EXIT_OK)
+
+
 def main() -> None:
     app()
 

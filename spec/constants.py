@@ -97,5 +97,6 @@ CHECKPOINT_INTERVAL: Final = 2
 height that is a multiple of this."""
 
 WATERMARK_WINDOW: Final = 2 * CHECKPOINT_INTERVAL
-"""A replica accepts pre-prepares only for heights in (low, low + window], where the
-low watermark is its latest stable checkpoint."""
+"""A replica accepts a pre-prepare only for a height at most low + window, where the
+low watermark `low` is its latest stable checkpoint. (Heights at or below `low` are
+already executed: a replica only ever prepares the height after its last block.)"""

@@ -98,6 +98,8 @@ class PrePrepare:
 
 @dataclass(frozen=True, slots=True)
 class Prepare:
+    """`sender` accepted the pre-prepare for `digest` at `height` in `view`."""
+
     view: int
     height: int
     digest: Digest
@@ -106,6 +108,8 @@ class Prepare:
 
 @dataclass(frozen=True, slots=True)
 class Commit:
+    """`sender` prepared `digest` at `height` in `view` (saw a prepare quorum)."""
+
     view: int
     height: int
     digest: Digest
@@ -150,6 +154,15 @@ class CheckpointCertificate:
     signers: frozenset[ReplicaId]
 
 
+def cached_hash(value: "ViewChange | NewView | ClientRequest | ReplicaState", fields: tuple[object, ...]) -> int:
+    """Hash once, then remember: these values are set members and dictionary keys
+    in the model checker, hashed far more often than they are made. Not part of
+    the protocol."""
+    if value.hash_cache == 0:
+        object.__setattr__(value, "hash_cache", hash(fields) or 1)
+    return value.hash_cache
+
+
 @dataclass(frozen=True, slots=True)
 class ViewChange:
     """`sender` moves to `new_view`, carrying its stable checkpoint and a prepared
@@ -159,6 +172,10 @@ class ViewChange:
     checkpoint: CheckpointCertificate
     prepared: tuple[PreparedCertificate, ...]
     sender: ReplicaId
+    hash_cache: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return cached_hash(self, (self.new_view, self.checkpoint, self.prepared, self.sender))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +189,10 @@ class NewView:
     checkpoint: CheckpointCertificate
     proposals: tuple[PrePrepare, ...]
     sender: ReplicaId
+    hash_cache: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return cached_hash(self, (self.view, self.view_changes, self.checkpoint, self.proposals, self.sender))
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +222,10 @@ class ClientRequest:
     """One unit a client submits: a single transaction, or a FEDERATION_TASK and its LOCK."""
 
     transactions: tuple[AnyTransaction, ...]
+    hash_cache: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return cached_hash(self, (self.transactions,))
 
 
 class Timer(StrEnum):
@@ -212,6 +237,9 @@ class Timer(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TimerFired:
+    """One of the replica's timers went off. When is the shell's business: the
+    protocol is safe whenever timers fire."""
+
     timer: Timer
     now_ms: int
     """The replica's local clock when the timer fired. Only used to bound the
@@ -270,6 +298,29 @@ class ReplicaState:
     """The re-proposals of the NEW-VIEW that started the current view."""
     known_height: int
     """The highest height this replica has proof exists (stable checkpoints)."""
+    hash_cache: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return cached_hash(
+            self,
+            (
+                self.replica,
+                self.view,
+                self.active,
+                self.clock_ms,
+                self.executed,
+                self.commit_certificates,
+                self.pending,
+                self.slot,
+                self.prepared,
+                self.stable,
+                self.checkpoint_votes,
+                self.view_changes,
+                self.view_change_senders,
+                self.view_proposals,
+                self.known_height,
+            ),
+        )
 
     @property
     def height(self) -> int:
@@ -341,7 +392,8 @@ PROPOSAL_RANK: dict[str, int] = {
     "ATP_TRANSFER_ROLLBACK": 3,
     "REPUTATION_UPDATE": 4,
 }
-"""A correct primary proposes pending requests creations first, settlements after,
+"""A correct primary proposes pending requests that create things first and those
+that settle them after,
 so that a task and its proof that wait together land in a working order. Any
 order is valid for the other replicas; this is only the correct primary's policy."""
 

@@ -1,0 +1,258 @@
+"""Model-checker configurations: TOML files that fix N, f, the faulty replicas,
+the bounds, the ledger and the client requests.
+
+A configuration may extend another (`extends = "n4f1.toml"`, relative to its own
+file): tables merge key by key, and the extending file wins.
+"""
+
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from spec.constants import CHECKPOINT_INTERVAL, WATERMARK_WINDOW
+from spec.pbft import ClientRequest, ConsensusConfig, fault_tolerance, quorum_size
+from spec.scenario import (
+    ScenarioError,
+    ScenarioGenesis,
+    describe_validation_error,
+    genesis_of,
+    scenario_transaction_union,
+    signed_transaction,
+)
+from spec.state import GenesisError, chain_from_genesis, state_from_genesis
+from spec.types import Genesis, PlatformName, UInt64
+
+MUTANTS = ("drop_prepared_certificates", "prepare_without_validation", "nondeterministic_execution")
+"""Broken replicas for negative controls: each must make the checker find a violation."""
+
+WITNESSES = (
+    "block_commits",
+    "task_settles_by_commit",
+    "task_settles_by_rollback",
+    "view_change_completes",
+    "equivocation_survived",
+    "catch_up_completes",
+)
+"""Reachability witnesses: each names a deliberately false property ("this never
+happens"), so a counterexample shows the model reaches it."""
+
+BYZANTINE_BLOCKS = ("proposal", "empty", "future_timestamp")
+"""The default block families; `bad_root` may be added."""
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used: the message says where and why."""
+
+
+class ConfigModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class ConsensusSection(ConfigModel):
+    faulty: tuple[PlatformName, ...] = ()
+    """Platforms whose replicas are Byzantine."""
+    quorum: Literal["safe", "2f+1"] = "safe"
+    """safe: ceil((N+f+1)/2). 2f+1 exists only as a negative control."""
+    checkpoint_interval: int = Field(default=CHECKPOINT_INTERVAL, ge=1, le=1000)
+    watermark_window: int = Field(default=WATERMARK_WINDOW, ge=1, le=10000)
+    max_block_transactions: int = Field(default=2, ge=1, le=1000)
+    clock_offset_ms: UInt64 = 1000
+    """Every replica's clock reads genesis_time_ms + this."""
+
+
+class BoundsSection(ConfigModel):
+    max_view: int = Field(ge=0, le=50)
+    max_height: int = Field(ge=1, le=50)
+    byzantine_messages: int = Field(default=0, ge=0, le=50)
+    """How many messages the faulty replicas may send in all."""
+
+
+class ByzantineSection(ConfigModel):
+    blocks: tuple[Literal["proposal", "empty", "future_timestamp", "bad_root"], ...] = BYZANTINE_BLOCKS
+    """What a faulty primary may propose: the block a correct primary holding every
+    request would, an empty block, that block stamped beyond the clock-skew bound,
+    that block with a transaction root that does not match its transactions."""
+
+
+class CheckSection(ConfigModel):
+    mutant: Literal["drop_prepared_certificates", "prepare_without_validation", "nondeterministic_execution"] | None = None
+    witness: Literal[
+        "block_commits",
+        "task_settles_by_commit",
+        "task_settles_by_rollback",
+        "view_change_completes",
+        "equivocation_survived",
+        "catch_up_completes",
+    ] | None = None
+    symmetry: bool = True
+    liveness: bool = False
+    """Also check liveness on the explored graph (keeps every edge in memory)."""
+    expect: Literal["pass", "violation"] = "pass"
+    """What this configuration is for; `fedspec check` reports it, tests assert it."""
+
+
+class RequestSection(ConfigModel):
+    after_height: int = Field(default=0, ge=0, le=50)
+    """A client submits this request to a replica once that replica has executed
+    this height (a proof after its task, say)."""
+    transactions: tuple[scenario_transaction_union(), ...] = Field(min_length=1, max_length=2)  # type: ignore[valid-type]
+
+
+class CheckerConfigFile(ConfigModel):
+    name: str = Field(min_length=1, max_length=100)
+    description: str = ""
+    extends: str | None = None
+    genesis: ScenarioGenesis
+    consensus: ConsensusSection = ConsensusSection()
+    bounds: BoundsSection
+    byzantine: ByzantineSection = ByzantineSection()
+    check: CheckSection = CheckSection()
+    requests: tuple[RequestSection, ...] = ()
+
+
+@dataclass(frozen=True)
+class Request:
+    request: ClientRequest
+    after_height: int
+
+
+@dataclass(frozen=True)
+class CheckerConfig:
+    """A loaded configuration: the consensus group and what the checker explores."""
+
+    name: str
+    description: str
+    path: str
+    consensus: ConsensusConfig
+    genesis: Genesis
+    faulty: frozenset[int]
+    clock_ms: int
+    max_view: int
+    max_height: int
+    byzantine_messages: int
+    byzantine_blocks: tuple[str, ...]
+    requests: tuple[Request, ...]
+    mutant: str | None
+    witness: str | None
+    symmetry: bool
+    liveness: bool
+    expect: str
+    quorum_rule: str
+
+    @property
+    def n(self) -> int:
+        return self.consensus.n
+
+    @property
+    def correct(self) -> tuple[int, ...]:
+        return tuple(r for r in range(self.n) if r not in self.faulty)
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: extends itself through {' -> '.join(str(p) for p in seen)}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read: {error}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not TOML: {error}") from None
+    parent = data.get("extends")
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends: must be a file name")
+    base = read_toml(path.parent / parent, seen + (path.resolve(),))
+    base.pop("extends", None)
+    return merge(base, data)
+
+
+def load_config(path: str | Path) -> CheckerConfig:
+    path = Path(path)
+    data = read_toml(path)
+    try:
+        # JSON mode: strict types, with arrays accepted for tuples.
+        raw = CheckerConfigFile.model_validate_json(json.dumps(data))
+    except ValidationError as error:
+        raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
+    try:
+        return build_config(raw, str(path))
+    except (ScenarioError, GenesisError) as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def build_config(raw: CheckerConfigFile, path: str) -> CheckerConfig:
+    genesis, seeds, authority_seed = genesis_of(raw.genesis)
+    chain = chain_from_genesis(genesis)
+    platforms = tuple(p.name for p in genesis.platforms)
+    n = len(platforms)
+    if n < 1:
+        raise ConfigError(f"{path}: genesis.platforms: at least one platform is required")
+    faulty: set[int] = set()
+    for index, name in enumerate(raw.consensus.faulty):
+        if name not in platforms:
+            raise ConfigError(f"{path}: consensus.faulty.{index}: {name!r} is not a genesis platform")
+        faulty.add(platforms.index(name))
+    if len(faulty) == n:
+        raise ConfigError(f"{path}: consensus.faulty: at least one replica must be correct")
+    f = fault_tolerance(n)
+    quorum = quorum_size(n, f) if raw.consensus.quorum == "safe" else 2 * f + 1
+    consensus = ConsensusConfig(
+        chain=chain,
+        genesis_state=state_from_genesis(genesis),
+        platforms=platforms,
+        f=f,
+        quorum=quorum,
+        checkpoint_interval=raw.consensus.checkpoint_interval,
+        watermark_window=raw.consensus.watermark_window,
+        max_block_transactions=raw.consensus.max_block_transactions,
+    )
+    requests: list[Request] = []
+    for index, section in enumerate(raw.requests):
+        txs = []
+        for raw_tx in section.transactions:
+            txs.append(signed_transaction(raw_tx, genesis.chain_id, seeds, authority_seed))
+        if txs[0].type == "FEDERATION_TASK" and len(txs) != 2:
+            raise ConfigError(f"{path}: requests.{index}.transactions: a FEDERATION_TASK needs its LOCK after it")
+        if len(txs) == 2 and txs[0].type != "FEDERATION_TASK":
+            raise ConfigError(f"{path}: requests.{index}.transactions: only a FEDERATION_TASK and its LOCK go together")
+        requests.append(Request(ClientRequest(tuple(txs)), section.after_height))
+    return CheckerConfig(
+        name=raw.name,
+        description=raw.description,
+        path=path,
+        consensus=consensus,
+        genesis=genesis,
+        faulty=frozenset(faulty),
+        clock_ms=genesis.genesis_time_ms + raw.consensus.clock_offset_ms,
+        max_view=raw.bounds.max_view,
+        max_height=raw.bounds.max_height,
+        byzantine_messages=raw.bounds.byzantine_messages if faulty else 0,
+        byzantine_blocks=raw.byzantine.blocks,
+        requests=tuple(requests),
+        mutant=raw.check.mutant,
+        witness=raw.check.witness,
+        symmetry=raw.check.symmetry,
+        liveness=raw.check.liveness,
+        expect=raw.check.expect,
+        quorum_rule=raw.consensus.quorum,
+    )
+

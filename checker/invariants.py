@@ -1,0 +1,186 @@
+"""What the checker checks on every world it reaches. All of it speaks of correct
+replicas only: a faulty replica has no state to check.
+
+* agreement: no two correct replicas execute different blocks at one height,
+  whatever views they committed them in;
+* validity: every block a correct replica executed is valid against the ledger
+  state before it (`spec.ledger.apply_block` returns `ok`);
+* ledger: every ledger invariant of `spec.invariants`, across every block every
+  correct replica executed;
+* determinism: a correct replica's ledger has the state root that the real
+  ledger reaches from genesis through the same blocks, so the same committed
+  prefix gives the same root on every correct replica.
+
+A witness is the opposite: a deliberately false property ("this never happens")
+whose counterexample shows that the model reaches it.
+"""
+
+from dataclasses import dataclass
+
+from checker.model import Ledgers, Model, World
+from spec.codes import ResultCode
+from spec.encoding import state_root
+from spec.invariants import check_step
+from spec.pbft import PrePrepare, ReplicaState
+from spec.state import LedgerState, TaskStatus
+
+INVARIANTS = ("agreement", "validity", "ledger", "determinism")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A violated invariant, or a witness reached."""
+
+    property: str
+    detail: str
+
+
+class ChainChecks:
+    """Checks of one executed chain against the real ledger, memoised by the
+    chain's block digests (a chain is checked once however many worlds hold it)."""
+
+    def __init__(self, ledgers: Ledgers) -> None:
+        self.ledgers = ledgers
+        self.states: dict[tuple[str, ...], LedgerState] = {(): ledgers.genesis}
+        self.verdicts: dict[tuple[int, tuple[str, ...]], Finding | None] = {}
+
+    def check(self, replica: ReplicaState) -> Finding | None:
+        """A replica's ledger is a function of its executed blocks, so the verdict
+        is kept per (replica, executed blocks)."""
+        key = (replica.replica, replica.executed)
+        if key in self.verdicts:
+            return self.verdicts[key]
+        verdict = self.check_chain(replica)
+        if verdict is None:
+            verdict = self.check_root(replica)
+        self.verdicts[key] = verdict
+        return verdict
+
+    def check_root(self, replica: ReplicaState) -> Finding | None:
+        real = state_root(self.states[replica.executed])
+        own = state_root(replica.ledger)
+        if own == real:
+            return None
+        return Finding(
+            "determinism",
+            f"replica {replica.replica} at height {replica.height}: state root {own[:12]}… differs from "
+            f"{real[:12]}…, which the same blocks give from genesis",
+        )
+
+    def check_chain(self, replica: ReplicaState) -> Finding | None:
+        chain = self.ledgers.chain
+        for height in range(1, replica.height + 1):
+            prefix = replica.executed[:height]
+            if prefix in self.states:
+                continue
+            pre = self.states[replica.executed[: height - 1]]
+            block = replica.blocks[height - 1]
+            post, receipt = self.ledgers.apply(chain, pre, block)
+            if receipt.code != ResultCode.OK:
+                return Finding(
+                    "validity",
+                    f"replica {replica.replica} executed block {height} ({prefix[-1][:12]}…), "
+                    f"which the ledger rejects: {receipt.code.value}",
+                )
+            violations = check_step(chain, pre, block, receipt, post)
+            if violations:
+                first = violations[0]
+                return Finding("ledger", f"block {height}: {first.invariant}: {first.detail}")
+            self.states[prefix] = post
+        return None
+
+
+def agreement(world: World) -> Finding | None:
+    replicas = [s for s in world.replicas if s is not None]
+    for i in range(len(replicas)):
+        for j in range(i + 1, len(replicas)):
+            a = replicas[i].executed
+            b = replicas[j].executed
+            for height in range(min(len(a), len(b))):
+                if a[height] != b[height]:
+                    return Finding(
+                        "agreement",
+                        f"replicas {replicas[i].replica} and {replicas[j].replica} executed different blocks "
+                        f"at height {height + 1}: {a[height][:12]}… and {b[height][:12]}…",
+                    )
+    return None
+
+
+def check_world(world: World, chains: ChainChecks) -> Finding | None:
+    found = agreement(world)
+    if found is not None:
+        return found
+    for replica in world.replicas:
+        if replica is not None:
+            found = chains.check(replica)
+            if found is not None:
+                return found
+    return None
+
+
+# --- witnesses ---------------------------------------------------------------------------------
+def any_task_status(world: World, status: TaskStatus) -> bool:
+    for replica in world.replicas:
+        if replica is None:
+            continue
+        for task in replica.ledger.tasks.values():
+            if task.status == status:
+                return True
+    return False
+
+
+def equivocation_survived(model: Model, world: World) -> bool:
+    """A faulty primary proposed two blocks for one height in one view, and a
+    correct replica executed a block at that height."""
+    proposals: dict[tuple[int, int], set[str]] = {}
+    for message in world.messages:
+        if isinstance(message, PrePrepare) and message.sender in model.config.faulty:
+            proposals.setdefault((message.view, message.height), set()).add(message.digest)
+    for (_, height), digests in proposals.items():
+        if len(digests) < 2:
+            continue
+        for replica in world.replicas:
+            if replica is not None and replica.height >= height:
+                return True
+    return False
+
+
+def caught_up(world: World) -> bool:
+    """A correct replica executed a block whose commit certificate lacks its own
+    commit: it can only have come by catch-up."""
+    for replica in world.replicas:
+        if replica is None:
+            continue
+        for certificate in replica.commit_certificates:
+            if replica.replica not in certificate.commits:
+                return True
+    return False
+
+
+WITNESS_TEXT = {
+    "block_commits": "a correct replica executes a committed block",
+    "task_settles_by_commit": "a task settles by commit (quality >= threshold)",
+    "task_settles_by_rollback": "a task settles by rollback (quality < threshold)",
+    "view_change_completes": "a correct replica enters a view above 0 through NEW-VIEW",
+    "equivocation_survived": "a faulty primary equivocates and correct replicas still commit that height",
+    "catch_up_completes": "a lagging correct replica executes a block fetched with its commit certificate",
+}
+
+
+def witness_reached(model: Model, world: World, witness: str) -> Finding | None:
+    reached = False
+    if witness == "block_commits":
+        reached = any(r is not None and r.height >= 1 for r in world.replicas)
+    elif witness == "task_settles_by_commit":
+        reached = any_task_status(world, TaskStatus.COMPLETED)
+    elif witness == "task_settles_by_rollback":
+        reached = any_task_status(world, TaskStatus.FAILED)
+    elif witness == "view_change_completes":
+        reached = any(r is not None and r.active and r.view >= 1 for r in world.replicas)
+    elif witness == "equivocation_survived":
+        reached = equivocation_survived(model, world)
+    elif witness == "catch_up_completes":
+        reached = caught_up(world)
+    if reached:
+        return Finding("witness:" + witness, WITNESS_TEXT[witness])
+    return None

@@ -1,0 +1,643 @@
+"""The world the checker explores: the spec's replicas, the network, the adversary.
+
+A world is the state of every correct replica (faulty ones have none: they are
+the adversary), the set of every message ever sent, and how much of its message
+budget the adversary has spent. The network is that growing set: any message in
+it may be delivered to any correct replica at any time, any number of times, or
+never, which covers delay, reordering, duplication and loss through
+interleavings.
+
+Every transition is one of:
+
+* deliver: a message from the set reaches a correct replica, which runs the
+  spec's `step` on it and adds its outputs to the set;
+* votes: a burst of matching votes reaches a correct replica (see `group_votes`);
+* timer: a correct replica's view-change or fetch timer fires;
+* byzantine: a faulty replica adds a message it can sign to the set.
+
+Clients are prompt: a replica gets each request when it starts (or, for a request
+that waits for a height, in the step in which it executes that height).
+
+A step into a view above `max_view` is not taken; a message for a view or a
+height beyond the bounds is not sent (the step that makes it is). The report
+counts both.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from itertools import combinations
+
+from checker.config import CheckerConfig
+from spec.codes import ResultCode
+from spec.constants import MAX_CLOCK_SKEW_MS
+from spec.encoding import block_hash
+from spec.ledger import BlockReceipt, apply_block, make_header
+from spec.pbft import (
+    BlockApplier,
+    BlockRequest,
+    BlockResponse,
+    Checkpoint,
+    CheckpointCertificate,
+    ClientRequest,
+    Commit,
+    Input,
+    Message,
+    NewView,
+    Prepare,
+    PreparedCertificate,
+    PrePrepare,
+    ReplicaState,
+    Step,
+    Timer,
+    TimerFired,
+    ViewChange,
+    genesis_checkpoint,
+    initial_replica_state,
+    new_view_proposals,
+    primary_of,
+    proposal_order,
+    step,
+)
+from spec.state import Chain, LedgerState
+from spec.types import AnyTransaction, Block
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    replicas: tuple[ReplicaState | None, ...]
+    """Indexed by replica; None for a faulty replica."""
+    messages: frozenset[Message]
+    byzantine_sent: int
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: str
+    """deliver, votes, timer or byzantine."""
+    replica: int
+    """The replica that steps (deliver, votes, timer) or sends (byzantine)."""
+    inputs: tuple[Input, ...]
+    """What the replica steps on, in order (a burst of votes has several), or the
+    one message the faulty replica sends."""
+
+
+LedgerKey = tuple[str, ...]
+"""A ledger state named by the digests of the blocks that produced it."""
+
+
+class Ledgers:
+    """Block application, memoised: the ledger is a pure function of the blocks
+    applied, so a ledger state is named by its block digests."""
+
+    def __init__(self, chain: Chain, genesis: LedgerState) -> None:
+        self.chain = chain
+        self.genesis = genesis
+        self.results: dict[tuple[str, int, str], tuple[LedgerState, BlockReceipt]] = {}
+
+    def apply(self, chain: Chain, state: LedgerState, block: Block) -> tuple[LedgerState, BlockReceipt]:
+        key = (state.last_block_hash, state.height, block_hash(block.header))
+        found = self.results.get(key)
+        if found is None:
+            found = apply_block(chain, state, block)
+            self.results[key] = found
+        return found
+
+
+# --- mutants: broken replicas for negative controls ---------------------------------------
+def lying_applier(apply: BlockApplier) -> BlockApplier:
+    """A replica that does not validate: every block looks fine to it (an invalid
+    one executes as nothing)."""
+
+    def apply_without_validation(chain: Chain, state: LedgerState, block: Block) -> tuple[LedgerState, BlockReceipt]:
+        post, receipt = apply(chain, state, block)
+        if receipt.code == ResultCode.OK:
+            return post, receipt
+        return state, replace(receipt, code=ResultCode.OK)
+
+    return apply_without_validation
+
+
+def skewed_applier(apply: BlockApplier, replica: int) -> BlockApplier:
+    """A replica whose execution depends on who it is: odd replicas credit a
+    platform's reputation by one basis point per block."""
+
+    def apply_skewed(chain: Chain, state: LedgerState, block: Block) -> tuple[LedgerState, BlockReceipt]:
+        post, receipt = apply(chain, state, block)
+        if receipt.code != ResultCode.OK or replica % 2 == 0 or post is state:
+            return post, receipt
+        skewed = replace(post, reputations=dict(post.reputations))
+        first = sorted(skewed.reputations)[0]
+        skewed.reputations[first] = min(10_000, skewed.reputations[first] + 1)
+        return skewed, receipt
+
+    return apply_skewed
+
+
+# --- the transition system -------------------------------------------------------------------
+class Model:
+    """Initial world and successors for one configuration. One per process."""
+
+    def __init__(self, config: CheckerConfig) -> None:
+        self.config = config
+        self.consensus = config.consensus
+        self.n = config.n
+        self.correct = config.correct
+        self.faulty = tuple(sorted(config.faulty))
+        self.real = Ledgers(self.consensus.chain, self.consensus.genesis_state)
+        self.appliers: list[BlockApplier] = []
+        for replica in range(self.n):
+            own = Ledgers(self.consensus.chain, self.consensus.genesis_state)
+            applier: BlockApplier = own.apply
+            if config.mutant == "prepare_without_validation":
+                applier = lying_applier(applier)
+            if config.mutant == "nondeterministic_execution":
+                applier = skewed_applier(applier, replica)
+            self.appliers.append(applier)
+        self.actions: list[dict[ReplicaState, dict[tuple[Input, ...], Step | None]]] = [{} for _ in range(self.n)]
+        self.memo: list[dict[ReplicaState, dict[Input, Step]]] = [
+            {} for _ in range(self.n)
+        ]
+        self.timers = (
+            TimerFired(Timer.VIEW_CHANGE, config.clock_ms),
+            TimerFired(Timer.FETCH, config.clock_ms),
+        )
+        self.pruned = 0
+        self.initial_results: dict[int, list[tuple[Input, tuple[Message, ...]]]] = {}
+        """What each correct replica sent on the requests it starts with."""
+        self.menu_cache: dict[tuple[object, ...], tuple[Message, ...]] = {}
+
+    # --- initial world ---
+    def initial(self) -> World:
+        replicas: list[ReplicaState | None] = []
+        sent: list[Message] = []
+        for replica in range(self.n):
+            if replica in self.config.faulty:
+                replicas.append(None)
+            else:
+                state = initial_replica_state(self.consensus, replica, self.config.clock_ms)
+                for request in self.config.requests:
+                    if request.after_height == 0:
+                        state, outputs = self.step(replica, state, request.request)
+                        self.initial_results.setdefault(replica, []).append((request.request, outputs))
+                        sent.extend(self.within_bounds(outputs))
+                replicas.append(state)
+        return World(tuple(replicas), frozenset(sent), 0)
+
+    # --- one replica step, memoised (the step is a pure function) ---
+    def table(self, replica: int, state: ReplicaState) -> dict[Input, Step]:
+        table = self.memo[replica].get(state)
+        if table is None:
+            table = {}
+            self.memo[replica][state] = table
+        return table
+
+    def step(self, replica: int, state: ReplicaState, event: Input) -> tuple[ReplicaState, tuple[Message, ...]]:
+        return self.step_in(self.table(replica, state), replica, state, event)
+
+    def step_in(
+        self, table: dict[Input, Step], replica: int, state: ReplicaState, event: Input
+    ) -> tuple[ReplicaState, tuple[Message, ...]]:
+        found = table.get(event)
+        if found is None:
+            if self.config.mutant == "drop_prepared_certificates":
+                state_in = replace(state, prepared=())
+                found = step(self.consensus, state_in, event, self.appliers[replica])
+                found = (replace(found[0], prepared=()), found[1])
+            else:
+                found = step(self.consensus, state, event, self.appliers[replica])
+            table[event] = found
+        return found
+
+    def within_bounds(self, outputs: tuple[Message, ...]) -> tuple[Message, ...]:
+        """The outputs inside the bounds (a proposal for a height beyond them, say, is
+        not sent)."""
+        kept: list[Message] = []
+        for message in outputs:
+            if message_view(message) <= self.config.max_view and message_height(message) <= self.config.max_height:
+                kept.append(message)
+        if len(kept) == len(outputs):
+            return outputs
+        return tuple(kept)
+
+    # --- successors ---
+    def successors(self, world: World) -> Iterator[tuple[Action, World]]:
+        singles, bursts = self.group_votes(world)
+        for replica in self.correct:
+            state = world.replicas[replica]
+            assert state is not None
+            actions = self.actions[replica].get(state)
+            if actions is None:
+                actions = {}
+                self.actions[replica][state] = actions
+            for message in singles:
+                yield from self.take(world, actions, replica, state, "deliver", (message,))
+            for burst in bursts:
+                yield from self.take(world, actions, replica, state, "votes", burst)
+            for timer in self.timers:
+                yield from self.take(world, actions, replica, state, "timer", (timer,))
+        if world.byzantine_sent < self.config.byzantine_messages:
+            for sender, message in self.byzantine_menu(world):
+                if message not in world.messages:
+                    yield Action("byzantine", sender, (message,)), self.byzantine_world(world, message)
+
+    def byzantine_world(self, world: World, message: Message) -> World:
+        sent = world.byzantine_sent + 1
+        messages = world.messages | {message}
+        if sent == self.config.byzantine_messages:
+            messages = self.forget_useless(world.replicas, messages, False)
+        return World(world.replicas, messages, sent)
+
+    def group_votes(self, world: World) -> tuple[list[Message], list[tuple[Input, ...]]]:
+        """Split the network into single messages and bursts of votes.
+
+        Prepares and commits for one (view, height, digest), and checkpoint votes
+        for one (height, root), are delivered together, in sender order. Which of
+        them a replica has counted below its quorum is invisible (it sends nothing,
+        and no invariant reads it), and every vote stays in the network for later,
+        so bursts reach every outcome single deliveries reach, through fewer
+        intermediate worlds."""
+        singles: list[Message] = []
+        groups: dict[tuple[object, ...], list[Message]] = {}
+        for message in world.messages:
+            if isinstance(message, Prepare):
+                groups.setdefault(("P", message.view, message.height, message.digest), []).append(message)
+            elif isinstance(message, Commit):
+                groups.setdefault(("C", message.view, message.height, message.digest), []).append(message)
+            elif isinstance(message, Checkpoint):
+                groups.setdefault(("K", message.height, message.state_root), []).append(message)
+            else:
+                singles.append(message)
+        bursts: list[tuple[Input, ...]] = []
+        for key in sorted(groups, key=repr):
+            bursts.append(tuple(sorted(groups[key], key=vote_sender)))
+        return singles, bursts
+
+    def run_inputs(
+        self, replica: int, state: ReplicaState, inputs: tuple[Input, ...]
+    ) -> list[tuple[Input, ReplicaState, tuple[Message, ...]]]:
+        """Step one replica through `inputs`, then through the client requests that
+        reach it if it executed a block: each input with the state and outputs
+        it produced."""
+        results: list[tuple[Input, ReplicaState, tuple[Message, ...]]] = []
+        current = state
+        for event in inputs:
+            current, outputs = self.step(replica, current, event)
+            results.append((event, current, outputs))
+        if current.height > state.height:
+            for request in self.config.requests:
+                if request.after_height <= current.height:
+                    current, outputs = self.step(replica, current, request.request)
+                    results.append((request.request, current, outputs))
+        return results
+
+    def take(
+        self,
+        world: World,
+        actions: dict[tuple[Input, ...], Step | None],
+        replica: int,
+        state: ReplicaState,
+        kind: str,
+        inputs: tuple[Input, ...],
+    ) -> Iterator[tuple[Action, World]]:
+        """One action of one replica, memoised per (replica state, inputs): None when
+        it changes nothing or leaves the bounds."""
+        if inputs in actions:
+            found = actions[inputs]
+        else:
+            results = self.run_inputs(replica, state, inputs)
+            new_state = results[-1][1]
+            outputs: tuple[Message, ...] = ()
+            for _, _, more in results:
+                outputs = outputs + more
+            found = None
+            if new_state.view > self.config.max_view:
+                self.pruned += 1  # a view beyond the bounds: the step is not taken
+            elif new_state != state or outputs:
+                kept = self.within_bounds(outputs)
+                if len(kept) < len(outputs):
+                    self.pruned += 1  # messages beyond the bounds are not sent; the step is taken
+                found = (new_state, kept)
+            actions[inputs] = found
+        if found is None:
+            return
+        new_state, outputs = found
+        fresh = [m for m in outputs if m not in world.messages]
+        if new_state == state and not fresh:
+            return
+        yield Action(kind, replica, inputs), self.next_world(world, replica, state, new_state, fresh)
+
+    def next_world(
+        self, world: World, replica: int, before: ReplicaState, state: ReplicaState, fresh: list[Message]
+    ) -> World:
+        messages = world.messages | frozenset(fresh) if fresh else world.messages
+        replicas = world.replicas[:replica] + (state,) + world.replicas[replica + 1 :]
+        if progress_mark(before) != progress_mark(state):
+            # Only a replica moving on can make messages useless to everyone.
+            messages = self.forget_useless(replicas, messages, world.byzantine_sent < self.config.byzantine_messages)
+        return World(replicas, messages, world.byzantine_sent)
+
+    def apply_action(
+        self, world: World, action: Action
+    ) -> tuple[World, list[tuple[Input, ReplicaState, tuple[Message, ...]]]]:
+        """Replay one action: the next world and what each input did."""
+        if action.kind == "byzantine":
+            message = action.inputs[0]
+            assert not isinstance(message, (ClientRequest, TimerFired))
+            return self.byzantine_world(world, message), []
+        state = world.replicas[action.replica]
+        assert state is not None
+        results = self.run_inputs(action.replica, state, action.inputs)
+        fresh: list[Message] = []
+        for _, _, outputs in results:
+            for message in self.within_bounds(outputs):
+                if message not in world.messages and message not in fresh:
+                    fresh.append(message)
+        return self.next_world(world, action.replica, state, results[-1][1], fresh), results
+
+    def forget_useless(
+        self, replicas: tuple[ReplicaState | None, ...], messages: frozenset[Message], adversary_active: bool
+    ) -> frozenset[Message]:
+        """A message that every correct replica has moved past (views, heights and
+        stable checkpoints only grow) can never change a correct replica again, so
+        it is dropped from the set: worlds that differ only in such messages are one
+        world. While the adversary may still send, it keeps what it can build
+        from: old pre-prepares and prepares (for prepared certificates) and the
+        NEW-VIEW of a view some correct replica is still in (to vote for its
+        proposals)."""
+        lowest_view, lowest_height = self.lowest(replicas)
+        lowest_stable = min(s.stable.height for s in replicas if s is not None)
+        dropped = []
+        for message in messages:
+            if isinstance(message, (PrePrepare, Prepare, Commit)):
+                useful = message.view >= lowest_view or (adversary_active and not isinstance(message, Commit))
+            elif isinstance(message, (ViewChange, NewView)):
+                view = message.new_view if isinstance(message, ViewChange) else message.view
+                useful = self.view_still_open(replicas, view)
+                if adversary_active and isinstance(message, NewView):
+                    useful = useful or view >= lowest_view
+            elif isinstance(message, Checkpoint):
+                useful = message.height > lowest_stable
+            else:
+                useful = message_height(message) > lowest_height
+            if not useful:
+                dropped.append(message)
+        if not dropped:
+            return messages
+        return messages - frozenset(dropped)  # a set difference keeps the stored hashes
+
+    def view_still_open(self, replicas: tuple[ReplicaState | None, ...], view: int) -> bool:
+        """Some correct replica has not yet entered `view` through its NEW-VIEW."""
+        for state in replicas:
+            if state is not None and (state.view < view or (state.view == view and not state.active)):
+                return True
+        return False
+
+    def requests_settled(self, world: World) -> bool:
+        """Every correct replica executed every request, or filled the height bound."""
+        for state in world.replicas:
+            if state is None or state.height >= self.config.max_height:
+                continue
+            for request in self.config.requests:
+                if not executed_in(state, request.request.transactions[0]):
+                    return False
+        return True
+
+    def lowest(self, replicas: tuple[ReplicaState | None, ...]) -> tuple[int, int]:
+        """The lowest view and the lowest height among correct replicas."""
+        lowest_view = self.config.max_view + 1
+        lowest_height = self.config.max_height + 1
+        for state in replicas:
+            if state is not None:
+                lowest_view = min(lowest_view, state.view)
+                lowest_height = min(lowest_height, state.height)
+        return lowest_view, lowest_height
+
+    # --- the adversary ---
+    def byzantine_menu(self, world: World) -> tuple[tuple[int, Message], ...]:
+        """Every message the faulty replicas may add now: well-formed, signed with
+        their own keys, built from what they have seen (everything)."""
+        menu: list[tuple[int, Message]] = []
+        lowest_view, lowest_height = self.lowest(world.replicas)
+        lowest_stable = min(s.stable.height for s in world.replicas if s is not None)
+        for sender in self.faulty:
+            menu.extend((sender, m) for m in self.byzantine_pre_prepares(world, sender))
+            menu.extend((sender, m) for m in self.byzantine_votes(world, sender))
+            menu.extend((sender, m) for m in self.byzantine_view_changes(world, sender))
+            menu.extend((sender, m) for m in self.byzantine_new_views(world, sender))
+            menu.extend((sender, m) for m in self.byzantine_checkpoints(sender))
+        useful: list[tuple[int, Message]] = []
+        for sender, message in menu:
+            # Offer only what some correct replica could still act on.
+            if isinstance(message, Checkpoint):
+                if message.height > lowest_stable:
+                    useful.append((sender, message))
+            elif message_view(message) >= lowest_view and (
+                isinstance(message, (ViewChange, NewView)) or message_height(message) > lowest_height
+            ):
+                useful.append((sender, message))
+        return tuple(useful)
+
+    def parents(self, world: World) -> dict[int, list[ReplicaState]]:
+        """Ledger states a faulty primary can build on: those of correct replicas."""
+        by_height: dict[int, list[ReplicaState]] = {}
+        seen: set[LedgerKey] = set()
+        for state in world.replicas:
+            if state is None or state.executed in seen:
+                continue
+            seen.add(state.executed)
+            by_height.setdefault(state.height, []).append(state)
+        return by_height
+
+    def candidate_blocks(self, parent: ReplicaState, proposer: str) -> list[Block]:
+        key = ("blocks", parent.executed, proposer)
+        cached = self.menu_cache.get(key)
+        if cached is not None:
+            return [m.block for m in cached if isinstance(m, PrePrepare)]
+        ledger = parent.ledger
+        timestamp = max(ledger.last_timestamp_ms + 1, self.config.clock_ms)
+        blocks: list[Block] = []
+        for family in self.config.byzantine_blocks:
+            txs: tuple[AnyTransaction, ...] = ()
+            stamp = timestamp
+            if family == "proposal":
+                txs = self.proposal_for(parent)
+                if not txs:
+                    continue
+            elif family == "future_timestamp":
+                stamp = max(timestamp, self.config.clock_ms + MAX_CLOCK_SKEW_MS + 1)
+                txs = self.proposal_for(parent)
+            header = make_header(ledger, stamp, proposer, txs)
+            if family == "bad_root":
+                header = header.model_copy(update={"transaction_root": "0" * 64})
+            blocks.append(Block(header=header, transactions=txs))
+        self.menu_cache[key] = tuple(PrePrepare(0, 0, block_hash(b.header), b, 0) for b in blocks)
+        return blocks
+
+    def proposal_for(self, parent: ReplicaState) -> tuple[AnyTransaction, ...]:
+        """What a correct primary holding every available request would propose."""
+        requests = []
+        for request in self.config.requests:
+            txs = request.request.transactions
+            if request.after_height <= parent.height and not executed_in(parent, txs[0]):
+                requests.append(txs)
+        requests.sort(key=proposal_order)
+        chosen: list[AnyTransaction] = []
+        for txs in requests:
+            if len(chosen) + len(txs) > self.consensus.max_block_transactions:
+                break
+            chosen.extend(txs)
+        return tuple(chosen)
+
+    def byzantine_pre_prepares(self, world: World, sender: int) -> list[PrePrepare]:
+        found: list[PrePrepare] = []
+        proposer = self.consensus.platforms[sender]
+        for view in range(self.config.max_view + 1):
+            if primary_of(view, self.n) != sender:
+                continue
+            for height, parents in self.parents(world).items():
+                if height + 1 > self.config.max_height:
+                    continue
+                for parent in parents:
+                    for block in self.candidate_blocks(parent, proposer):
+                        found.append(PrePrepare(view, height + 1, block_hash(block.header), block, sender))
+        return found
+
+    def proposals_seen(self, world: World) -> list[PrePrepare]:
+        found: list[PrePrepare] = []
+        for message in world.messages:
+            if isinstance(message, PrePrepare):
+                found.append(message)
+            elif isinstance(message, NewView):
+                found.extend(message.proposals)
+        return found
+
+    def byzantine_votes(self, world: World, sender: int) -> list[Message]:
+        """Prepares and commits for anything proposed: double votes included."""
+        found: list[Message] = []
+        for proposal in self.proposals_seen(world):
+            if proposal.sender != sender:
+                found.append(Prepare(proposal.view, proposal.height, proposal.digest, sender))
+            found.append(Commit(proposal.view, proposal.height, proposal.digest, sender))
+        return found
+
+    def certificates_available(self, world: World, before_view: int) -> dict[int, PreparedCertificate]:
+        """For each height, the highest-view prepared certificate the adversary can
+        assemble from genuine prepares and its own."""
+        prepares: dict[tuple[int, int, str], set[int]] = {}
+        for message in world.messages:
+            if isinstance(message, Prepare):
+                prepares.setdefault((message.view, message.height, message.digest), set()).add(message.sender)
+        best: dict[int, PreparedCertificate] = {}
+        for proposal in self.proposals_seen(world):
+            if proposal.view >= before_view:
+                continue
+            signers = set(prepares.get((proposal.view, proposal.height, proposal.digest), set()))
+            signers.add(proposal.sender)
+            signers.update(self.faulty)
+            if len(signers) < self.consensus.quorum:
+                continue
+            current = best.get(proposal.height)
+            if current is None or current.pre_prepare.view < proposal.view:
+                best[proposal.height] = PreparedCertificate(proposal, frozenset(signers))
+        return best
+
+    def best_stable(self, world: World) -> CheckpointCertificate:
+        stable = genesis_checkpoint(self.consensus)
+        for state in world.replicas:
+            if state is not None and state.stable.height > stable.height:
+                stable = state.stable
+        return stable
+
+    def byzantine_view_changes(self, world: World, sender: int) -> list[ViewChange]:
+        """A view change per higher view: one hiding every certificate, one carrying
+        every certificate the adversary can assemble."""
+        found: list[ViewChange] = []
+        lowest = 1
+        for state in world.replicas:
+            if state is not None:
+                lowest = min(lowest, state.view)
+        stable = self.best_stable(world)
+        for view in range(1, self.config.max_view + 1):
+            found.append(ViewChange(view, stable, (), sender))
+            certificates = self.certificates_available(world, view)
+            chosen = tuple(certificates[h] for h in sorted(certificates) if h > stable.height)
+            if chosen and contiguous(chosen, stable.height):
+                found.append(ViewChange(view, stable, chosen, sender))
+        return found
+
+    def byzantine_new_views(self, world: World, sender: int) -> list[NewView]:
+        """As primary of a view: a NEW-VIEW from every quorum of view changes sent."""
+        found: list[NewView] = []
+        for view in range(1, self.config.max_view + 1):
+            if primary_of(view, self.n) != sender:
+                continue
+            by_sender: dict[int, list[ViewChange]] = {}
+            for message in world.messages:
+                if isinstance(message, ViewChange) and message.new_view == view:
+                    by_sender.setdefault(message.sender, []).append(message)
+            if len(by_sender) < self.consensus.quorum:
+                continue
+            for senders in combinations(sorted(by_sender), self.consensus.quorum):
+                chosen = tuple(sorted(by_sender[s], key=view_change_key)[0] for s in senders)
+                checkpoint, proposals = new_view_proposals(self.consensus, view, chosen)
+                found.append(NewView(view, chosen, checkpoint, proposals, sender))
+        return found
+
+    def byzantine_checkpoints(self, sender: int) -> list[Checkpoint]:
+        """A checkpoint vote for a state root nobody has."""
+        found: list[Checkpoint] = []
+        interval = self.consensus.checkpoint_interval
+        for height in range(interval, self.config.max_height + 1, interval):
+            found.append(Checkpoint(height, "f" * 64, sender))
+        return found
+
+
+def progress_mark(state: ReplicaState) -> tuple[int, bool, int, int]:
+    """What `forget_useless` reads of a replica."""
+    return state.view, state.active, len(state.executed), state.stable.height
+
+
+def vote_sender(message: Input) -> int:
+    assert isinstance(message, (Prepare, Commit, Checkpoint))
+    return message.sender
+
+
+def view_change_key(message: ViewChange) -> tuple[int, int]:
+    return len(message.prepared), message.checkpoint.height
+
+
+def contiguous(certificates: tuple[PreparedCertificate, ...], above: int) -> bool:
+    expected = above + 1
+    for certificate in certificates:
+        if certificate.pre_prepare.height != expected:
+            return False
+        expected += 1
+    return True
+
+
+def executed_in(state: ReplicaState, tx: AnyTransaction) -> bool:
+    for block in state.blocks:
+        if tx in block.transactions:
+            return True
+    return False
+
+
+def message_view(message: Message) -> int:
+    if isinstance(message, (PrePrepare, Prepare, Commit)):
+        return message.view
+    if isinstance(message, ViewChange):
+        return message.new_view
+    if isinstance(message, NewView):
+        return message.view
+    return 0
+
+
+def message_height(message: Message) -> int:
+    if isinstance(message, (PrePrepare, Prepare, Commit, Checkpoint, BlockRequest)):
+        return message.height
+    if isinstance(message, BlockResponse):
+        return message.certificate.height
+    if isinstance(message, NewView) and message.proposals:
+        return message.proposals[-1].height
+    return 0
+
