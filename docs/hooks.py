@@ -2,7 +2,7 @@
 
 Every table below is computed from the specification on each build, so the site
 cannot drift from the code. The hook only rewrites page markdown in memory; it
-writes no files.
+writes no files in the repository (`fedspec check` runs in a scratch directory).
 
 Placeholders (each alone on its line):
 
@@ -14,32 +14,66 @@ Placeholders (each alone on its line):
 * `<!-- fedspec:fields -->`: each transaction type's code and signed fields, in order.
 * `<!-- fedspec:wire TYPE -->`: the JSON form of the known-answer vector of transaction TYPE.
 * `<!-- fedspec:layout TYPE -->`: the signing message of that vector, split into its fields.
+* `<!-- fedspec:consensus WHAT -->`: the consensus message encoding from `spec.encoding`:
+  WHAT is `fields` (how each field kind is encoded), `messages` (one layout table per
+  message kind), `certificates` (one per certificate) or `layout KIND` (the signing
+  message of that kind's known-answer vector, split into its fields).
 * `<!-- fedspec:reputation -->`: `next_reputation` applied to sample inputs.
 * `<!-- fedspec:examples -->`: the shipped scenarios with their descriptions.
 * `<!-- fedspec:run ARGS -->`: the output and exit code of `fedspec ARGS`.
+* `<!-- fedspec:quorums -->`: N, f and quorum sizes for N = 1..13, from `spec.pbft`.
+* `<!-- fedspec:pbft GROUP -->`: the `messages`, other `inputs` or `certificates` of
+  `spec.pbft`, with their fields as declared.
+* `<!-- fedspec:members MODULE PAGE -->`: a `::: MODULE` block of every public member
+  that PAGE does not already render with its own `::: MODULE.NAME`.
+* `<!-- fedspec:checker_config -->`: the keys of a model-checker configuration, from
+  the pydantic models of `checker.config`.
+* `<!-- fedspec:configs FOLDER -->`: every `configs/FOLDER/*.toml`, loaded.
+* `<!-- fedspec:trace_messages -->`: the JSON form of each input in a checker trace.
+* `<!-- fedspec:check ARGS -->`, `<!-- fedspec:check_trace ARGS -->`: the output and
+  exit code, or the JSON trace, of `fedspec check ARGS`, run in a scratch directory.
+* `<!-- fedspec:check_example FILE -->`: a broken configuration and its error.
 """
 
 import ast
 import contextlib
+import importlib
 import inspect
 import json
 import re
 import shlex
+import tempfile
+import textwrap
+import time
+import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from typer.testing import CliRunner
 
+import checker.config
+import checker.invariants
+import checker.trace
 import spec.constants
 import spec.invariants
 import spec.ledger
+import spec.pbft
+from conformance.generate import consensus_sample_messages
 from fedspec.cli import app
 from spec.codes import CODE_TABLE, PRECEDENCE, ResultCode
 from spec.encoding import (
+    CERTIFICATE_FIELDS,
+    CONSENSUS_FIELD_ENCODINGS,
+    CONSENSUS_FIELDS,
+    CONSENSUS_MESSAGE_KINDS,
     SIGNED_FIELDS,
     TRANSACTION_TYPE_CODES,
+    ConsensusFieldKind,
+    consensus_kind,
+    consensus_signing_message,
     domain_tag,
+    encode_consensus_field,
     encode_field,
     encode_str,
     signing_message,
@@ -222,6 +256,85 @@ def layout_table(tx_type: str) -> str:
     return "\n".join(rows)
 
 
+# --- consensus messages ----------------------------------------------------------------------------
+def consensus_encoding_link(kind: ConsensusFieldKind) -> str:
+    """A link to the kind's row in the field-encoding table (resolved by autorefs)."""
+    return f"[`{kind}`][consensus-field-{kind}]"
+
+
+def consensus_field_table() -> str:
+    rows = ["| field kind | bytes |", "|---|---|"]
+    for kind, text in CONSENSUS_FIELD_ENCODINGS.items():
+        rows.append(f"| [](){{#consensus-field-{kind}}}`{kind}` | {cell(text)} |")
+    return "\n".join(rows)
+
+
+def consensus_layout_rows(fields: tuple[tuple[str, ConsensusFieldKind], ...]) -> list[str]:
+    rows = []
+    for number, (name, kind) in enumerate(fields, start=1):
+        rows.append(f"| {number} | `{name}` | {consensus_encoding_link(kind)} |")
+    return rows
+
+
+def consensus_message_tables() -> str:
+    """One table per message kind: tag, chain id, then CONSENSUS_FIELDS in order."""
+    classes = {kind: name for name, kind in CONSENSUS_MESSAGE_KINDS.items()}
+    parts = []
+    for kind, fields in CONSENSUS_FIELDS.items():
+        rows = [f"#### `{kind}`", "", f"Class `spec.pbft.{classes[kind]}`.", ""]
+        rows += ["| # | field | encoding |", "|--:|---|---|"]
+        rows.append(f"| | domain tag | `{cell(repr(f'fedspec/v1/{kind}'))}` + 0x00 |")
+        rows.append("| | chain id | `str` |")
+        rows += consensus_layout_rows(fields)
+        parts.append("\n".join(rows))
+    return "\n\n".join(parts)
+
+
+def consensus_certificate_tables() -> str:
+    parts = []
+    for name, fields in CERTIFICATE_FIELDS.items():
+        rows = [f"#### `{name}`", "", "| # | field | encoding |", "|--:|---|---|"]
+        rows += consensus_layout_rows(fields)
+        parts.append("\n".join(rows))
+    return "\n\n".join(parts)
+
+
+def consensus_layout_table(kind: str) -> str:
+    """The signing message of the kind's vector, field by field; fails if the pieces
+    do not add up to the vector file or to spec.encoding."""
+    vectors = json.loads((ROOT / "conformance/vectors/consensus_messages.json").read_text(encoding="utf-8"))
+    chain_id = vectors["chain_id"]
+    entry = next(v for v in vectors["messages"] if v["kind"] == kind)
+    message = next(m for m in consensus_sample_messages() if consensus_kind(m) == kind)
+    pieces: list[tuple[str, str, str, bytes]] = [
+        ("domain tag", "tag", repr(f"fedspec/v1/{kind}") + " + 0x00", domain_tag(kind)),
+        ("chain id", "str", repr(chain_id), encode_str(chain_id)),
+    ]
+    for name, field_kind in CONSENSUS_FIELDS[kind]:
+        value = getattr(message, name)
+        pieces.append((name, field_kind, repr(value), encode_consensus_field(chain_id, value, field_kind)))
+    joined = b"".join(piece[3] for piece in pieces).hex()
+    if joined != entry["signing_message"] or joined != consensus_signing_message(chain_id, message).hex():
+        raise ValueError(f"the {kind} vector disagrees with spec.encoding: run `fedspec vectors`")
+    rows = ["| part | encoding | value | bytes (hex) |", "|---|---|---|---|"]
+    for part, encoding, shown, raw in pieces:
+        rows.append(f"| `{part}` | {encoding} | `{cell(shown)}` | `{raw.hex()}` |")
+    return "\n".join(rows)
+
+
+def consensus(argument: str) -> str:
+    words = argument.split()
+    if words == ["fields"]:
+        return consensus_field_table()
+    if words == ["messages"]:
+        return consensus_message_tables()
+    if words == ["certificates"]:
+        return consensus_certificate_tables()
+    if len(words) == 2 and words[0] == "layout":
+        return consensus_layout_table(words[1])
+    raise ValueError(f"unknown placeholder fedspec:consensus {argument}")
+
+
 # --- the reputation rule ---------------------------------------------------------------------------
 def reputation_table() -> str:
     qualities = (0, 5_500, 7_000, 8_500, 10_000)
@@ -257,6 +370,361 @@ def command_output(arguments: str) -> str:
     return f"```console\n$ fedspec {arguments}\n{output}\n$ echo $?\n{result.exit_code}\n```"
 
 
+# --- consensus (spec.pbft) ---------------------------------------------------------------------------
+def quorum_table() -> str:
+    """N = 1..13: f, the quorum, and the overlaps that make it safe. Fails the build if
+    the rule ever stops giving an overlap of f + 1 or a quorum of correct replicas."""
+    rows = [
+        "| N | f | quorum q | min overlap 2q − N | correct N − f | 2f + 1 | min overlap of 2f + 1 |",
+        "|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for n in range(1, 14):
+        f = spec.pbft.fault_tolerance(n)
+        q = spec.pbft.quorum_size(n, f)
+        overlap = max(0, 2 * q - n)
+        if overlap < f + 1 or n - f < q:
+            raise ValueError(f"quorum_size({n}, {f}) = {q} is not safe and live")
+        naive = 2 * f + 1
+        naive_overlap = max(0, 2 * naive - n)
+        shown = f"{naive_overlap}" if naive_overlap >= f + 1 else f"**{naive_overlap}** (needs {f + 1})"
+        rows.append(f"| {n} | {f} | {q} | {overlap} | {n - f} | {naive} | {shown} |")
+    return "\n".join(rows)
+
+
+PBFT_SOURCE = Path(spec.pbft.__file__).read_text(encoding="utf-8")
+PBFT_TREE = ast.parse(PBFT_SOURCE)
+
+
+def class_fields(module_tree: ast.Module, name: str) -> tuple[list[tuple[str, ast.expr]], dict[str, str], str]:
+    """A class's annotated fields (name, annotation node as written), their docstrings
+    and the class docstring, read from the source so that aliases (`Digest`,
+    `ReplicaId`, `UInt64`) keep their names."""
+    for node in module_tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            fields: list[tuple[str, ast.expr]] = []
+            docs: dict[str, str] = {}
+            for index, statement in enumerate(node.body):
+                if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+                    if not_constructed(statement.value):
+                        continue  # a cache, not part of the value
+                    field_name = statement.target.id
+                    fields.append((field_name, statement.annotation))
+                    following = node.body[index + 1] if index + 1 < len(node.body) else None
+                    if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+                        docs[field_name] = str(following.value.value)
+            return fields, docs, ast.get_docstring(node) or ""
+    raise ValueError(f"no class {name} in the source")
+
+
+def not_constructed(value: ast.expr | None) -> bool:
+    """`field(..., init=False)`: a slot the constructor does not take."""
+    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Name) or value.func.id != "field":
+        return False
+    for keyword in value.keywords:
+        if keyword.arg == "init" and isinstance(keyword.value, ast.Constant) and keyword.value.value is False:
+            return True
+    return False
+
+
+def first_paragraph(text: str) -> str:
+    return cell(inspect.cleandoc(text).split("\n\n")[0]) if text else ""
+
+
+def pbft_classes(group: str) -> list[str]:
+    if group == "messages":
+        return [cls.__name__ for cls in typing.get_args(spec.pbft.Message)]
+    if group == "inputs":
+        messages = typing.get_args(spec.pbft.Message)
+        return [cls.__name__ for cls in typing.get_args(spec.pbft.Input) if cls not in messages]
+    if group == "certificates":
+        return [n.name for n in PBFT_TREE.body if isinstance(n, ast.ClassDef) and n.name.endswith("Certificate")]
+    raise ValueError(f"unknown placeholder fedspec:pbft {group}")
+
+
+def pbft_table(group: str) -> str:
+    """The messages, other inputs or certificates of spec.pbft: fields as declared,
+    and what the class's docstring says."""
+    names = pbft_classes(group)
+    if group == "messages":
+        rows = ["| message | class | fields | meaning |", "|---|---|---|---|"]
+    else:
+        rows = ["| class | fields | meaning |", "|---|---|---|"]
+    for name in names:
+        fields, _, doc = class_fields(PBFT_TREE, name)
+        listed = "<br>".join(f"`{field}: {cell(ast.unparse(annotation))}`" for field, annotation in fields)
+        link = f"[`{name}`][spec.pbft.{name}]"
+        if group == "messages":
+            rows.append(f"| `{CONSENSUS_MESSAGE_KINDS[name]}` | {link} | {listed} | {first_paragraph(doc)} |")
+        else:
+            rows.append(f"| {link} | {listed} | {first_paragraph(doc)} |")
+    return "\n".join(rows)
+
+
+def public_names(tree: ast.Module) -> list[str]:
+    """Every public name a module defines at top level, in source order."""
+    names: list[str] = []
+    for node in tree.body:
+        found: list[str] = []
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            found = [node.name]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            found = [node.target.id]
+        elif isinstance(node, ast.Assign):
+            found = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        for name in found:
+            if not name.startswith("_") and name not in names:
+                names.append(name)
+    return names
+
+
+def remaining_reference(module: str, page: str) -> str:
+    """A `::: MODULE` block with every public member of MODULE that PAGE does not
+    already render with its own `::: MODULE.NAME`: each appears on the page once."""
+    tree = ast.parse(Path(importlib.import_module(module).__file__ or "").read_text(encoding="utf-8"))
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    rendered = set(re.findall(rf"^::: {re.escape(module)}\.(\w+)\s*$", text, re.MULTILINE))
+    unknown = rendered - set(public_names(tree))
+    if unknown:
+        raise ValueError(f"{page} renders {sorted(unknown)}, which {module} does not define")
+    members = [name for name in public_names(tree) if name not in rendered]
+    lines = [
+        f"::: {module}",
+        "    options:",
+        "      show_root_heading: false",
+        "      show_root_toc_entry: false",
+        "      show_source: true",
+        "      heading_level: 3",
+        '      filters: ["!^_", "!^hash_cache$"]',
+        "      members:",
+    ]
+    lines += [f"        - {name}" for name in members]
+    return "\n".join(lines)
+
+
+# --- the model checker -----------------------------------------------------------------------------
+CHECKER_CONFIG_TREE = ast.parse(Path(checker.config.__file__).read_text(encoding="utf-8"))
+
+CONFIG_SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
+    ("top level", checker.config.CheckerConfigFile),
+    ("[consensus]", checker.config.ConsensusSection),
+    ("[bounds]", checker.config.BoundsSection),
+    ("[byzantine]", checker.config.ByzantineSection),
+    ("[check]", checker.config.CheckSection),
+    ("[[requests]]", checker.config.RequestSection),
+)
+
+CONFIG_FIELD_NOTES: dict[str, str] = {
+    # Meanings for the fields checker/config.py gives no docstring. A field that gains
+    # a docstring, or disappears, must leave this table: the build says so.
+    "CheckerConfigFile.name": "Names the configuration in the report and the default trace file (`NAME.trace.json`).",
+    "CheckerConfigFile.description": "What the configuration is for; shown in the tables of this page.",
+    "CheckerConfigFile.extends": "Another configuration file, relative to this one: its tables are merged key by key under this file's, and this file wins.",
+    "CheckerConfigFile.genesis": "The chain: exactly a scenario's [genesis](scenarios.md#genesis). Its platforms, in order, are the replicas 0..N-1.",
+    "CheckerConfigFile.consensus": "The consensus group's parameters, below.",
+    "CheckerConfigFile.bounds": "How far the search goes, below.",
+    "CheckerConfigFile.byzantine": "What the faulty replicas may propose, below.",
+    "CheckerConfigFile.check": "What the run checks and what it expects, below.",
+    "CheckerConfigFile.requests": "The client requests, below.",
+    "ConsensusSection.checkpoint_interval": "Blocks between checkpoints (the spec's `CHECKPOINT_INTERVAL` is the production value).",
+    "ConsensusSection.watermark_window": "Heights a replica accepts above its stable checkpoint (the spec's `WATERMARK_WINDOW`).",
+    "ConsensusSection.max_block_transactions": "Most transactions a correct primary puts in one block; a request larger than this is refused.",
+    "BoundsSection.max_view": "Highest view explored: a transition that would take a replica or a message above it is not taken.",
+    "BoundsSection.max_height": "Highest height explored, likewise.",
+    "CheckSection.mutant": "Run broken replicas instead of the spec's (negative controls only).",
+    "CheckSection.witness": "Look for a world where this happens, instead of only checking the invariants (reachability witnesses only).",
+    "CheckSection.symmetry": "Merge worlds that differ only by a renaming of interchangeable replicas.",
+    "RequestSection.transactions": "One transaction, or a FEDERATION_TASK followed by its ATP_TRANSFER_LOCK, written as in a [scenario](scenarios.md#transactions) (unsigned; the loader signs).",
+}
+
+TYPE_WORDS = {
+    "int": "integer",
+    "str": "string",
+    "bool": "boolean",
+    "UInt64": "integer (u64)",
+    "PlatformName": "platform name",
+    "ScenarioGenesis": "table",
+    "scenario_transaction_union()": "transaction",
+}
+
+
+def toml_type(node: ast.expr) -> str:
+    """A field's annotation, said in TOML words."""
+    text = ast.unparse(node)
+    if text in TYPE_WORDS:
+        return TYPE_WORDS[text]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr) and ast.unparse(node.right) == "None":
+        return toml_type(node.left) + " or absent"
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+        inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if node.value.id == "Literal":
+            return "one of " + ", ".join(f"`{json.dumps(ast.literal_eval(value))}`" for value in inner)
+        if node.value.id == "tuple":
+            each = toml_type(inner[0])
+            return f"array, each {each}" if each.startswith("one of") else f"array of {each}s"
+    if isinstance(node, ast.Name) and node.id.endswith("Section"):
+        return "table"
+    raise ValueError(f"docs/hooks.py: no TOML words for the annotation {text}")
+
+
+def constraint_text(info: Any) -> str:
+    low = high = None
+    shortest = longest = None
+    for item in info.metadata:
+        low = getattr(item, "ge", low)
+        high = getattr(item, "le", high)
+        shortest = getattr(item, "min_length", shortest)
+        longest = getattr(item, "max_length", longest)
+    parts = []
+    if high == 2**64 - 1:
+        high = None  # the u64 range, which the type already says
+    if low is not None or high is not None:
+        parts.append(f"{low if low is not None else ''}..{high if high is not None else ''}")
+    if shortest is not None or longest is not None:
+        parts.append(f"length {shortest or 0}..{longest if longest is not None else ''}")
+    return ", ".join(parts)
+
+
+def default_text(info: Any) -> str:
+    if info.is_required():
+        return "required"
+    value = info.default
+    if isinstance(value, BaseModel):
+        return "all defaults"
+    if value is None:
+        return "absent"
+    if isinstance(value, tuple):
+        return f"`{json.dumps(list(value))}`"
+    return f"`{json.dumps(value)}`"
+
+
+def config_table() -> str:
+    """One table per section of a checker configuration, from its pydantic model:
+    the key, its type in TOML words, bounds, default, and meaning."""
+    used_notes: set[str] = set()
+    parts = []
+    for title, model in CONFIG_SECTIONS:
+        fields, docs, _ = class_fields(CHECKER_CONFIG_TREE, model.__name__)
+        rows = [f"#### {title if title == 'top level' else f'`{title}`'}", ""]
+        rows += ["| key | type | allowed | default | meaning |", "|---|---|---|---|---|"]
+        for name, annotation in fields:
+            info = model.model_fields[name]
+            key = f"{model.__name__}.{name}"
+            meaning = docs.get(name)
+            if meaning is not None and key in CONFIG_FIELD_NOTES:
+                raise ValueError(f"docs/hooks.py: remove {key} from CONFIG_FIELD_NOTES: checker/config.py documents it now")
+            if meaning is None:
+                if key not in CONFIG_FIELD_NOTES:
+                    raise ValueError(f"checker/config.py: {key} has no docstring and docs/hooks.py no note for it")
+                meaning = CONFIG_FIELD_NOTES[key]
+                used_notes.add(key)
+            rows.append(
+                f"| `{name}` | {toml_type(annotation)} | {constraint_text(info)} | {default_text(info)} | {cell(meaning)} |"
+            )
+        parts.append("\n".join(rows))
+    stale = set(CONFIG_FIELD_NOTES) - used_notes
+    if stale:
+        raise ValueError(f"docs/hooks.py: CONFIG_FIELD_NOTES names fields the models no longer have: {sorted(stale)}")
+    return "\n\n".join(parts)
+
+
+def shipped_configs_table(folder: str) -> str:
+    """Every configs/FOLDER/*.toml, loaded as `fedspec check` loads it."""
+    paths = sorted((ROOT / "configs" / folder).glob("*.toml"))
+    if not paths:
+        raise ValueError(f"no configurations under configs/{folder}")
+    if folder == "witnesses":
+        rows = ["| file | looks for | faulty | expect | description |", "|---|---|---|---|---|"]
+    else:
+        rows = ["| file | breaks | faulty | quorum | expect | description |", "|---|---|---|---|---|---|"]
+    for path in paths:
+        config = checker.config.load_config(path)
+        where = f"`configs/{folder}/{path.name}`<br>{cell(config.name)}"
+        platforms = config.consensus.platforms
+        faulty = ", ".join(platforms[r] for r in sorted(config.faulty)) or "none"
+        description = cell(config.description)
+        if folder == "witnesses":
+            if config.witness is None:
+                raise ValueError(f"{path}: a witness configuration needs check.witness")
+            looks_for = f"`{config.witness}`: {cell(checker.invariants.WITNESS_TEXT[config.witness])}"
+            rows.append(f"| {where} | {looks_for} | {faulty} | `{config.expect}` | {description} |")
+        else:
+            breaks = f"mutant `{config.mutant}`" if config.mutant is not None else "the configuration"
+            if config.liveness:
+                breaks += " (liveness checked)"
+            quorum = f"{config.consensus.quorum} (`{config.quorum_rule}`) of N = {config.n}"
+            rows.append(f"| {where} | {breaks} | {faulty} | {quorum} | `{config.expect}` | {description} |")
+    return "\n".join(rows)
+
+
+def trace_message_table() -> str:
+    """The JSON form of every input in a `fedspec-trace/1` trace, from sample messages."""
+    samples: list[Any] = list(consensus_sample_messages())
+    block = next(m for m in samples if isinstance(m, spec.pbft.PrePrepare)).block
+    samples.append(spec.pbft.ClientRequest(block.transactions[:1]))
+    samples.append(spec.pbft.TimerFired(spec.pbft.Timer.VIEW_CHANGE, 0))
+    rows = ["| `type` | class | keys, in order |", "|---|---|---|"]
+    for sample in samples:
+        data = checker.trace.message_json(sample)
+        name = type(sample).__name__
+        keys = ", ".join(f"`{key}`" for key in data if key != "type")
+        rows.append(f"| `{data['type']}` | [`{name}`][spec.pbft.{name}] | {keys} |")
+    return "\n".join(rows)
+
+
+# --- `fedspec check` runs, in a scratch directory -----------------------------------------------------
+CHECK_SECONDS_LIMIT = 5.0
+"""A docs build runs only small checks; a slower one fails the build instead of slowing every build."""
+
+CHECK_EXAMPLE_FILES: dict[str, str] = {
+    "typo.toml": 'extends = "configs/n4f1.toml"\nname = "typo"\n\n[consensus]\nfaulty = ["Thorr"]\n',
+    "too-far.toml": 'extends = "configs/n4f1.toml"\nname = "too-far"\n\n[bounds]\nmax_view = 100\nmax_hieght = 3\n',
+}
+"""Broken configurations the checker page shows being refused."""
+
+
+def run_check(arguments: str) -> tuple[str, int, str | None]:
+    """Run `fedspec check ARGUMENTS` in a scratch directory that sees the repository's
+    `configs/`: paths read as from the repository root, and the trace file it writes
+    stays out of the repository. Returns the output, the exit code and the trace."""
+    args = ["check", *shlex.split(arguments)]
+    with tempfile.TemporaryDirectory() as scratch:
+        (Path(scratch) / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
+        for name, text in CHECK_EXAMPLE_FILES.items():
+            (Path(scratch) / name).write_text(text, encoding="utf-8")
+        started = time.perf_counter()
+        with contextlib.chdir(scratch):
+            result = CliRunner().invoke(app, args, prog_name="fedspec", terminal_width=100)
+        seconds = time.perf_counter() - started
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        if seconds > CHECK_SECONDS_LIMIT:
+            raise ValueError(f"fedspec check {arguments} took {seconds:.0f} s: show a smaller configuration")
+        traces = sorted(Path(scratch).glob("*.trace.json"))
+        trace = traces[0].read_text(encoding="utf-8") if traces else None
+    output = "\n".join(line.rstrip() for line in result.output.strip("\n").splitlines())
+    return output, result.exit_code, trace
+
+
+def check_output(arguments: str) -> str:
+    output, exit_code, _ = run_check(arguments)
+    return f"```console\n$ fedspec check {arguments}\n{output}\n$ echo $?\n{exit_code}\n```"
+
+
+def check_trace(arguments: str) -> str:
+    _, _, trace = run_check(arguments)
+    if trace is None:
+        raise ValueError(f"fedspec check {arguments} wrote no trace")
+    return f'??? example "The JSON trace of `fedspec check {arguments}`"\n\n    ```json\n' + textwrap.indent(
+        trace.rstrip("\n"), "    "
+    ) + "\n    ```"
+
+
+def check_example(name: str) -> str:
+    """A broken configuration from CHECK_EXAMPLE_FILES, and what `fedspec check` says."""
+    text = CHECK_EXAMPLE_FILES[name]
+    return f'```toml title="{name}"\n{text.rstrip()}\n```\n\n' + check_output(name)
+
+
 # --- the hook ---------------------------------------------------------------------------------------
 def render(kind: str, argument: str | None) -> str:
     if kind == "codes":
@@ -273,12 +741,33 @@ def render(kind: str, argument: str | None) -> str:
         return wire_json(argument)
     if kind == "layout" and argument:
         return layout_table(argument)
+    if kind == "consensus" and argument:
+        return consensus(argument)
     if kind == "reputation":
         return reputation_table()
     if kind == "examples":
         return examples_table()
     if kind == "run" and argument:
         return command_output(argument)
+    if kind == "quorums":
+        return quorum_table()
+    if kind == "pbft" and argument:
+        return pbft_table(argument)
+    if kind == "members" and argument and len(argument.split()) == 2:
+        module, page = argument.split()
+        return remaining_reference(module, page)
+    if kind == "checker_config":
+        return config_table()
+    if kind == "configs" and argument:
+        return shipped_configs_table(argument)
+    if kind == "trace_messages":
+        return trace_message_table()
+    if kind == "check" and argument:
+        return check_output(argument)
+    if kind == "check_trace" and argument:
+        return check_trace(argument)
+    if kind == "check_example" and argument:
+        return check_example(argument)
     raise ValueError(f"unknown placeholder fedspec:{kind} {argument or ''}")
 
 
