@@ -163,6 +163,16 @@ def cached_hash(value: "ViewChange | NewView | ClientRequest | ReplicaState", fi
     return value.hash_cache
 
 
+def request_key(request: tuple[AnyTransaction, ...]) -> tuple[bytes, ...]:
+    """A request by its transaction hashes: unlike a pydantic model's own hash, these
+    are the same in every process, so fingerprints are too."""
+    return tuple(transaction_hash(tx) for tx in request)
+
+
+def pending_key(pending: tuple[tuple[AnyTransaction, ...], ...]) -> tuple[tuple[bytes, ...], ...]:
+    return tuple(request_key(request) for request in pending)
+
+
 @dataclass(frozen=True, slots=True)
 class ViewChange:
     """`sender` moves to `new_view`, carrying its stable checkpoint and a prepared
@@ -225,7 +235,7 @@ class ClientRequest:
     hash_cache: int = field(default=0, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
-        return cached_hash(self, (self.transactions,))
+        return cached_hash(self, request_key(self.transactions))
 
 
 class Timer(StrEnum):
@@ -310,7 +320,7 @@ class ReplicaState:
                 self.clock_ms,
                 self.executed,
                 self.commit_certificates,
-                self.pending,
+                pending_key(self.pending),
                 self.slot,
                 self.prepared,
                 self.stable,

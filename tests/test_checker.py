@@ -14,7 +14,7 @@ from checker.explore import explore
 from checker.model import Model
 from checker.trace import input_from_json, message_json, replay, trace_json
 from fedspec.cli import app
-from spec.pbft import initial_replica_state, step
+from spec.pbft import initial_replica_state
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -54,8 +54,9 @@ def test_shipped_config_finds_what_it_is_for(name: str, tmp_path: Path) -> None:
 
 
 def assert_trace_replays(data: dict, name: str) -> None:
-    """Drive fresh spec replicas through the exported inputs, one by one, and get
-    exactly the exported outputs: the JSON holds enough to replay an implementation."""
+    """Drive fresh replicas through the exported inputs, one by one, and get exactly
+    the exported outputs: the JSON holds enough to replay an implementation. (Through
+    `Model.step`: the spec's step, or the configuration's mutant of it.)"""
     config = load_config(CONFIGS / name)
     model = Model(config)
     assert data["format"] == "fedspec-trace/1"
@@ -63,9 +64,7 @@ def assert_trace_replays(data: dict, name: str) -> None:
     for index in config.correct:
         states[index] = initial_replica_state(config.consensus, index, config.clock_ms)
         for item in data["initial"]["replicas"][str(index)]["inputs"]:
-            states[index], outputs = step(
-                config.consensus, states[index], input_from_json(item["input"]), model.appliers[index]
-            )
+            states[index], outputs = model.step(index, states[index], input_from_json(item["input"]))
             assert [message_json(m) for m in outputs] == item["outputs"]
     if EXPECTED_FINDINGS[name] != "liveness":
         assert data["steps"], "a safety finding or a witness has at least one step"
@@ -77,7 +76,7 @@ def assert_trace_replays(data: dict, name: str) -> None:
         for item in row["inputs"]:
             event = input_from_json(item["input"])
             assert message_json(event) == item["input"]
-            states[replica], outputs = step(config.consensus, states[replica], event, model.appliers[replica])
+            states[replica], outputs = model.step(replica, states[replica], event)
             assert [message_json(m) for m in outputs] == item["outputs"]
         for index, summary in row["after"].items():
             assert list(states[int(index)].executed) == summary["executed"]
