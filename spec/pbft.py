@@ -26,6 +26,7 @@ f + 1 replicas, one of them correct; 2f + 1 does that only when N = 3f + 1.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from enum import StrEnum
 
 from spec.codes import ResultCode
@@ -154,19 +155,24 @@ class CheckpointCertificate:
     signers: frozenset[ReplicaId]
 
 
-def cached_hash(value: "ViewChange | NewView | ClientRequest | ReplicaState", fields: tuple[object, ...]) -> int:
+def cached_hash(value: "ViewChange | NewView | ClientRequest | ReplicaState", fields: Callable[[], object]) -> int:
     """Hash once, then remember: these values are set members and dictionary keys
     in the model checker, hashed far more often than they are made. Not part of
     the protocol."""
     if value.hash_cache == 0:
-        object.__setattr__(value, "hash_cache", hash(fields) or 1)
+        object.__setattr__(value, "hash_cache", hash(fields()) or 1)
     return value.hash_cache
 
 
 def request_key(request: tuple[AnyTransaction, ...]) -> tuple[bytes, ...]:
     """A request by its transaction hashes: unlike a pydantic model's own hash, these
     are the same in every process, so fingerprints are too."""
-    return tuple(transaction_hash(tx) for tx in request)
+    return tuple(remembered_transaction_hash(tx) for tx in request)
+
+
+@lru_cache(maxsize=4096)
+def remembered_transaction_hash(tx: AnyTransaction) -> bytes:
+    return transaction_hash(tx)
 
 
 def pending_key(pending: tuple[tuple[AnyTransaction, ...], ...]) -> tuple[tuple[bytes, ...], ...]:
@@ -185,7 +191,7 @@ class ViewChange:
     hash_cache: int = field(default=0, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
-        return cached_hash(self, (self.new_view, self.checkpoint, self.prepared, self.sender))
+        return cached_hash(self, lambda: (self.new_view, self.checkpoint, self.prepared, self.sender))
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +208,7 @@ class NewView:
     hash_cache: int = field(default=0, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
-        return cached_hash(self, (self.view, self.view_changes, self.checkpoint, self.proposals, self.sender))
+        return cached_hash(self, lambda: (self.view, self.view_changes, self.checkpoint, self.proposals, self.sender))
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +241,7 @@ class ClientRequest:
     hash_cache: int = field(default=0, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
-        return cached_hash(self, request_key(self.transactions))
+        return cached_hash(self, lambda: request_key(self.transactions))
 
 
 class Timer(StrEnum):
@@ -313,7 +319,7 @@ class ReplicaState:
     def __hash__(self) -> int:
         return cached_hash(
             self,
-            (
+            lambda: (
                 self.replica,
                 self.view,
                 self.active,
