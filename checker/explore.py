@@ -9,7 +9,6 @@ successors it does not own to their owners at the end of each level.
 """
 
 import multiprocessing
-import os
 import pickle
 import time
 from collections.abc import Callable
@@ -346,6 +345,3 @@ def explore_parallel(
     outcome.seconds = time.perf_counter() - started
     return outcome
 
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)))

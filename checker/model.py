@@ -184,24 +184,17 @@ class Model:
         return World(tuple(replicas), frozenset(sent), 0)
 
     # --- one replica step, memoised (the step is a pure function) ---
-    def table(self, replica: int, state: ReplicaState) -> dict[Input, Step]:
+    def step(self, replica: int, state: ReplicaState, event: Input) -> Step:
         table = self.memo[replica].get(state)
         if table is None:
             table = {}
             self.memo[replica][state] = table
-        return table
-
-    def step(self, replica: int, state: ReplicaState, event: Input) -> tuple[ReplicaState, tuple[Message, ...]]:
-        return self.step_in(self.table(replica, state), replica, state, event)
-
-    def step_in(
-        self, table: dict[Input, Step], replica: int, state: ReplicaState, event: Input
-    ) -> tuple[ReplicaState, tuple[Message, ...]]:
         found = table.get(event)
         if found is None:
             if self.config.mutant == "drop_prepared_certificates":
-                state_in = replace(state, prepared=())
-                found = step(self.consensus, state_in, event, self.appliers[replica])
+                # The broken replica forgets its prepared certificates before every step.
+                bare = replace(state, prepared=())
+                found = step(self.consensus, bare, event, self.appliers[replica])
                 found = (replace(found[0], prepared=()), found[1])
             else:
                 found = step(self.consensus, state, event, self.appliers[replica])

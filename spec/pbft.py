@@ -26,8 +26,8 @@ f + 1 replicas, one of them correct; 2f + 1 does that only when N = 3f + 1.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from enum import StrEnum
+from functools import lru_cache
 
 from spec.codes import ResultCode
 from spec.constants import MAX_CLOCK_SKEW_MS
