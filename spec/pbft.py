@@ -313,7 +313,8 @@ class ReplicaState:
     view_proposals: tuple[PrePrepare, ...]
     """The re-proposals of the NEW-VIEW that started the current view."""
     known_height: int
-    """The highest height this replica has proof exists (stable checkpoints)."""
+    """The highest height this replica knows a correct replica has executed: from f + 1
+    matching checkpoint votes, a stable checkpoint, or a NEW-VIEW's checkpoint."""
     hash_cache: int = field(default=0, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
@@ -654,6 +655,10 @@ def on_checkpoint(config: ConsensusConfig, state: ReplicaState, message: Checkpo
         if vote.height == message.height and vote.state_root == message.state_root:
             signers.add(vote.sender)
     state = replace(state, checkpoint_votes=tuple(sorted(votes, key=checkpoint_order)))
+    if len(signers) >= config.f + 1 and message.height > state.known_height:
+        # f + 1 matching votes include a correct replica: that height exists, and a
+        # replica below it should fetch it (the block still needs its commit certificate).
+        state = replace(state, known_height=message.height)
     if len(signers) < config.quorum:
         return state, ()
     stable = CheckpointCertificate(message.height, message.state_root, frozenset(signers))

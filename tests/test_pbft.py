@@ -873,6 +873,21 @@ def lagging_replica_3() -> tuple[list[ReplicaState], list[Message]]:
     return states, sent
 
 
+def test_f_plus_one_matching_checkpoint_votes_show_a_replica_it_is_behind() -> None:
+    """Below a quorum, so no stable checkpoint; but f + 1 = 2 votes include a correct
+    replica, so the height exists and the lagging replica fetches it. One vote does not."""
+    states, sent = run(CONFIG, fresh_replicas(), REQUESTS[:2], to={0}, reachable={0, 1, 2})
+    votes = [vote for vote in of_type(sent, Checkpoint) if vote.sender in (0, 1)]
+    lagging = states[3]
+    lagging, _ = step(CONFIG, lagging, votes[0])
+    assert lagging.known_height == 0
+    assert_ignored(CONFIG, lagging, TimerFired(Timer.FETCH, CLOCK))
+    lagging, _ = step(CONFIG, lagging, votes[1])
+    assert (lagging.stable.height, lagging.known_height) == (0, 2)
+    _, outputs = fire(CONFIG, lagging, Timer.FETCH)
+    assert outputs == (BlockRequest(1, 3),)
+
+
 def test_a_replica_that_is_not_behind_does_not_fetch() -> None:
     assert_ignored(CONFIG, backup(), TimerFired(Timer.FETCH, CLOCK))
 
