@@ -51,11 +51,13 @@ from spec.pbft import (
     Timer,
     TimerFired,
     ViewChange,
+    block_transactions,
     genesis_checkpoint,
     initial_replica_state,
     new_view_proposals,
     primary_of,
     proposal_order,
+    request_is_executed,
     step,
 )
 from spec.state import Chain, LedgerState
@@ -357,8 +359,7 @@ class Model:
         from: old pre-prepares and prepares (for prepared certificates) and the
         NEW-VIEW of a view some correct replica is still in (to vote for its
         proposals)."""
-        lowest_view, lowest_height = self.lowest(replicas)
-        lowest_stable = min(s.stable.height for s in replicas if s is not None)
+        lowest_view, lowest_height, lowest_stable = self.lowest(replicas)
         dropped = []
         for message in messages:
             if isinstance(message, (PrePrepare, Prepare, Commit)):
@@ -391,27 +392,28 @@ class Model:
             if state is None or state.height >= self.config.max_height:
                 continue
             for request in self.config.requests:
-                if not executed_in(state, request.request.transactions[0]):
+                if not request_is_executed(state, request.request.transactions):
                     return False
         return True
 
-    def lowest(self, replicas: tuple[ReplicaState | None, ...]) -> tuple[int, int]:
-        """The lowest view and the lowest height among correct replicas."""
+    def lowest(self, replicas: tuple[ReplicaState | None, ...]) -> tuple[int, int, int]:
+        """The lowest view, height and stable checkpoint height among correct replicas."""
         lowest_view = self.config.max_view + 1
         lowest_height = self.config.max_height + 1
+        lowest_stable = self.config.max_height + 1
         for state in replicas:
             if state is not None:
                 lowest_view = min(lowest_view, state.view)
                 lowest_height = min(lowest_height, state.height)
-        return lowest_view, lowest_height
+                lowest_stable = min(lowest_stable, state.stable.height)
+        return lowest_view, lowest_height, lowest_stable
 
     # --- the adversary ---
     def byzantine_menu(self, world: World) -> tuple[tuple[int, Message], ...]:
         """Every message the faulty replicas may add now: well-formed, signed with
         their own keys, built from what they have seen (everything)."""
         menu: list[tuple[int, Message]] = []
-        lowest_view, lowest_height = self.lowest(world.replicas)
-        lowest_stable = min(s.stable.height for s in world.replicas if s is not None)
+        lowest_view, lowest_height, lowest_stable = self.lowest(world.replicas)
         for sender in self.faulty:
             menu.extend((sender, m) for m in self.byzantine_pre_prepares(world, sender))
             menu.extend((sender, m) for m in self.byzantine_votes(world, sender))
@@ -471,15 +473,10 @@ class Model:
         requests = []
         for request in self.config.requests:
             txs = request.request.transactions
-            if request.after_height <= parent.height and not executed_in(parent, txs[0]):
+            if request.after_height <= parent.height and not request_is_executed(parent, txs):
                 requests.append(txs)
         requests.sort(key=proposal_order)
-        chosen: list[AnyTransaction] = []
-        for txs in requests:
-            if len(chosen) + len(txs) > self.consensus.max_block_transactions:
-                break
-            chosen.extend(txs)
-        return tuple(chosen)
+        return block_transactions(self.consensus, tuple(requests))
 
     def byzantine_pre_prepares(self, world: World, sender: int) -> list[PrePrepare]:
         found: list[PrePrepare] = []
@@ -606,13 +603,6 @@ def contiguous(certificates: tuple[PreparedCertificate, ...], above: int) -> boo
             return False
         expected += 1
     return True
-
-
-def executed_in(state: ReplicaState, tx: AnyTransaction) -> bool:
-    for block in state.blocks:
-        if tx in block.transactions:
-            return True
-    return False
 
 
 def message_view(message: Message) -> int:

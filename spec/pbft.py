@@ -464,6 +464,19 @@ def proposal_from_new_view(state: ReplicaState, height: int) -> PrePrepare | Non
     return None
 
 
+def block_transactions(
+    config: ConsensusConfig, requests: tuple[tuple[AnyTransaction, ...], ...]
+) -> tuple[AnyTransaction, ...]:
+    """The transactions of a correct primary's block: whole requests, in the given
+    (proposal) order, as many as fit in `max_block_transactions`."""
+    transactions: list[AnyTransaction] = []
+    for request in requests:
+        if len(transactions) + len(request) > config.max_block_transactions:
+            break
+        transactions.extend(request)
+    return tuple(transactions)
+
+
 def maybe_propose(config: ConsensusConfig, state: ReplicaState, apply: BlockApplier) -> Step:
     """A correct primary with nothing in flight proposes its pending requests in a
     fresh block, unless the NEW-VIEW already fixed this height."""
@@ -472,16 +485,9 @@ def maybe_propose(config: ConsensusConfig, state: ReplicaState, apply: BlockAppl
     height = state.height + 1
     if height > state.stable.height + config.watermark_window or state.known_height >= height:
         return state, ()
-    if len(state.pending) == 0:
+    txs = block_transactions(config, state.pending)
+    if len(txs) == 0:
         return state, ()
-    transactions: list[AnyTransaction] = []
-    for request in state.pending:
-        if len(transactions) + len(request) > config.max_block_transactions:
-            break
-        transactions.extend(request)
-    if len(transactions) == 0:
-        return state, ()
-    txs = tuple(transactions)
     timestamp = max(state.ledger.last_timestamp_ms + 1, state.clock_ms)
     header = make_header(state.ledger, timestamp, config.platforms[state.replica], txs)
     block = Block(header=header, transactions=txs)
@@ -627,8 +633,7 @@ def execute(
     if state.height % config.checkpoint_interval == 0:
         vote = Checkpoint(state.height, state_root(ledger), state.replica)
         outputs = (vote,)
-        state, more = on_checkpoint(config, state, vote, apply)
-        outputs = outputs + more
+        state = record_checkpoint_vote(config, state, vote)
     state, more = take_next_proposal(config, state, apply)
     return state, outputs + more
 
@@ -645,10 +650,21 @@ def take_next_proposal(config: ConsensusConfig, state: ReplicaState, apply: Bloc
 
 
 def on_checkpoint(config: ConsensusConfig, state: ReplicaState, message: Checkpoint, apply: BlockApplier) -> Step:
+    before = state.stable.height
+    state = record_checkpoint_vote(config, state, message)
+    if state.stable.height == before:
+        return state, ()
+    # The window moved up: a primary held back by the high watermark goes on.
+    return take_next_proposal(config, state, apply)
+
+
+def record_checkpoint_vote(config: ConsensusConfig, state: ReplicaState, message: Checkpoint) -> ReplicaState:
+    """Count a checkpoint vote (this replica's own included); a quorum of matching
+    votes makes the checkpoint stable."""
     if message.height <= state.stable.height or message.height % config.checkpoint_interval != 0:
-        return state, ()
+        return state
     if message in state.checkpoint_votes:
-        return state, ()
+        return state
     votes = state.checkpoint_votes + (message,)
     signers: set[ReplicaId] = set()
     for vote in votes:
@@ -660,10 +676,9 @@ def on_checkpoint(config: ConsensusConfig, state: ReplicaState, message: Checkpo
         # replica below it should fetch it (the block still needs its commit certificate).
         state = replace(state, known_height=message.height)
     if len(signers) < config.quorum:
-        return state, ()
+        return state
     stable = CheckpointCertificate(message.height, message.state_root, frozenset(signers))
-    # The window moved up: a primary held back by the high watermark goes on.
-    return take_next_proposal(config, adopt_stable_checkpoint(state, stable), apply)
+    return adopt_stable_checkpoint(state, stable)
 
 
 def checkpoint_order(vote: Checkpoint) -> tuple[int, str, int]:
