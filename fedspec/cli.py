@@ -338,6 +338,90 @@ def check(
     raise typer.Exit(EXIT_VIOLATION if outcome.finding is not None else EXIT_OK)
 
 
+@app.command("prove")
+def prove(
+    names: list[str] = typer.Argument(
+        None, metavar="[NAME]...", help="Obligations to prove: exact names, dotted prefixes (ledger.conservation) or globs."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    timeout: float = typer.Option(60.0, "--timeout", min=1.0, help="Seconds allowed per obligation (then unknown)."),
+    variant: str | None = typer.Option(
+        None, "--variant", metavar="PROOF.VARIANT", help="Prove a broken variant instead (a negative control: must fail)."
+    ),
+    list_only: bool = typer.Option(False, "--list", help="List the selected obligations with their statements."),
+    list_variants: bool = typer.Option(False, "--variants", help="List the broken variants (negative controls)."),
+) -> None:
+    """Prove the safety and ledger invariants with z3, for every N, f and ledger size.
+
+    Prints one row per obligation: its name, its result (proven, failed, unknown) and
+    the seconds it took; then each failure's counterexample. Exit 0 only when every
+    selected obligation is proven; 1 otherwise; 2 when NAME selects nothing or the
+    variant is unknown."""
+    from checker.proofs import UnknownVariant, all_obligations, all_variants, variant_obligations
+    from checker.proofs.obligation import Status, prove_all, selected
+
+    if list_variants:
+        for name, description in all_variants().items():
+            out.print(escape(f"{name}: {description}"))
+        raise typer.Exit(EXIT_OK)
+    try:
+        pool = all_obligations() if variant is None else variant_obligations(variant)
+    except UnknownVariant as error:
+        fail_input(str(error))
+        return
+    chosen = selected(pool, names or [])
+    if not chosen:
+        fail_input(f"no obligation matches {' '.join(names or [])!r} (fedspec prove --list shows them)")
+    if list_only:
+        for obligation in chosen:
+            out.print(escape(f"{obligation.name}: {obligation.statement}"))
+        raise typer.Exit(EXIT_OK)
+
+    def show_progress(result: Any) -> None:
+        if not as_json:
+            err.print(f"  {result.status.value:<8} {result.seconds:6.2f} s  {result.name}", style="dim")
+
+    results = prove_all(chosen, timeout, on_result=show_progress)
+    all_proven = all(result.status == Status.PROVEN for result in results)
+    total = sum(result.seconds for result in results)
+    if as_json:
+        out.print_json(json.dumps({
+            "variant": variant,
+            "all_proven": all_proven,
+            "seconds": round(total, 3),
+            "obligations": [
+                {
+                    "name": result.name,
+                    "statement": obligation.statement,
+                    "result": result.status.value,
+                    "seconds": round(result.seconds, 3),
+                    "counterexample": result.counterexample,
+                }
+                for obligation, result in zip(chosen, results, strict=True)
+            ],
+        }))
+        raise typer.Exit(EXIT_OK if all_proven else EXIT_VIOLATION)
+    table = Table(title=None if variant is None else f"broken variant {variant}")
+    table.add_column("obligation")
+    table.add_column("result")
+    table.add_column("seconds", justify="right")
+    style = {Status.PROVEN: "green", Status.FAILED: "bold red", Status.UNKNOWN: "yellow"}
+    for result in results:
+        table.add_row(escape(result.name), f"[{style[result.status]}]{result.status.value}[/]", f"{result.seconds:.2f}")
+    out.print(table)
+    counts = {status: sum(1 for result in results if result.status == status) for status in Status}
+    out.print(
+        f"{len(results)} obligations: {counts[Status.PROVEN]} proven, {counts[Status.FAILED]} failed, "
+        f"{counts[Status.UNKNOWN]} unknown, in {total:.1f} s"
+    )
+    for result in results:
+        if result.status != Status.PROVEN and result.counterexample is not None:
+            out.print()
+            out.print(escape(f"{result.name}: {result.status.value}"))
+            out.print(escape(result.counterexample))
+    raise typer.Exit(EXIT_OK if all_proven else EXIT_VIOLATION)
+
+
 CHECK_HASH_SEED = "0"
 """`fedspec check` runs under a fixed hash seed: fingerprints and set orders, and so
 the counts and the shortest trace a run prints, are then the same on every run."""
