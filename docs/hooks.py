@@ -33,6 +33,21 @@ Placeholders (each alone on its line):
 * `<!-- fedspec:check ARGS -->`, `<!-- fedspec:check_trace ARGS -->`: the output and
   exit code, or the JSON trace, of `fedspec check ARGS`, run in a scratch directory.
 * `<!-- fedspec:check_example FILE -->`: a broken configuration and its error.
+* `<!-- fedspec:obligations PROOF -->`: the obligations of `checker.proofs.PROOF`, with
+  their statements and the broken variant that makes each fail.
+* `<!-- fedspec:prove ARGS -->`: the output and exit code of `fedspec prove ARGS`.
+* `<!-- fedspec:prove_variant PROOF.VARIANT [NAME...] -->`: the same for
+  `fedspec prove --variant PROOF.VARIANT [NAME...]` (a negative control and its counterexample).
+* `<!-- fedspec:obligation_matrix PROOF -->`: the obligations of a proof as a grid, one
+  row per conjunct group and one column per case, each cell the variant that breaks it.
+* `<!-- fedspec:pbft_model WHAT -->`: the PBFT proof's `relations`, `conjuncts` or `actions`.
+* `<!-- fedspec:ledger_model WHAT -->`: the ledger proof's `invariants` (groups and
+  their conjuncts) or `transitions`.
+* `<!-- fedspec:drift WHAT -->`: the ledger drift tests' `flaws` (per transaction type,
+  with the number of cases) or the codes they explain as `unreachable`.
+* `<!-- fedspec:variants -->`: every broken variant of every proof.
+* `<!-- fedspec:established -->`: each invariant against each method (proof, model
+  checker, tests), every reference checked to exist.
 """
 
 import ast
@@ -54,6 +69,7 @@ from typer.testing import CliRunner
 
 import checker.config
 import checker.invariants
+import checker.proofs
 import checker.trace
 import spec.constants
 import spec.invariants
@@ -725,6 +741,221 @@ def check_example(name: str) -> str:
     return f'```toml title="{name}"\n{text.rstrip()}\n```\n\n' + check_output(name)
 
 
+# --- proofs (checker.proofs) ----------------------------------------------------------------------
+PROVE_SECONDS_LIMIT = 30.0
+"""A `fedspec:prove` placeholder that takes longer than this fails the build: show less."""
+
+
+def obligations_table(proof: str) -> str:
+    module = checker.proofs.proof_module(proof)
+    broken = module.broken_variants()
+    rows = ["| obligation | statement | fails under |", "|---|---|---|"]
+    for obligation in module.obligations():
+        variant = broken[obligation.name]
+        rows.append(f"| `{obligation.name}` | {cell(obligation.statement)} | `{variant}` |")
+    return "\n".join(rows)
+
+
+def obligation_matrix(proof: str) -> str:
+    """One row per invariant group, one column per case (initial state or genesis, each
+    action or transition, agreement): each cell names the broken variant under which
+    that obligation fails. Reads the obligation names `<proof>.<group>.<case>`."""
+    module = checker.proofs.proof_module(proof)
+    broken = module.broken_variants()
+    groups: dict[str, dict[str, str]] = {}
+    cases: list[str] = []
+    for obligation in module.obligations():
+        group, _, case = obligation.name.removeprefix(proof + ".").partition(".")
+        groups.setdefault(group, {})[case or "-"] = broken[obligation.name]
+        if case and case not in cases:
+            cases.append(case)
+    rows = ["| conjunct | " + " | ".join(f"`{case}`" for case in cases) + " |", "|---" * (len(cases) + 1) + "|"]
+    for group, variants in groups.items():
+        if set(variants) == {"-"}:
+            continue  # a single obligation (agreement): listed below the matrix
+        cells = [f"`{variants[case]}`" if case in variants else "" for case in cases]
+        rows.append(f"| `{group}` | " + " | ".join(cells) + " |")
+    singles = [f"`{proof}.{group}` fails under `{variants['-']}`" for group, variants in groups.items()
+               if set(variants) == {"-"}]
+    return "\n".join(rows) + ("\n\n" + "; ".join(singles) + "." if singles else "")
+
+
+def pbft_model_table(what: str) -> str:
+    """The PBFT proof's relations, invariant conjuncts or actions, from `checker.proofs.pbft`."""
+    from checker.proofs import pbft
+
+    if what == "relations":
+        rows = ["| relation | over | meaning |", "|---|---|---|"]
+        for relation in pbft.RELATIONS:
+            over = ", ".join(sort.name() for sort in relation.sorts)
+            rows.append(f"| `{relation.name}` | {over} | {cell(relation.meaning)} |")
+    elif what == "conjuncts":
+        rows = ["| conjunct | for all | statement |", "|---|---|---|"]
+        for conjunct in pbft.CONJUNCTS:
+            over = ", ".join(f"{name}: {sort.name()}" for name, sort in conjunct.variables)
+            rows.append(f"| [`{conjunct.name}`][checker.proofs.pbft.{conjunct.name}] | {over} | "
+                        f"{cell(conjunct.statement)} |")
+    elif what == "actions":
+        rows = ["| action | what happens | rule of `spec/pbft.py` it abstracts |", "|---|---|---|"]
+        for action in pbft.ACTIONS:
+            rules = "—"
+            if action.rule != "-":
+                rules = ", ".join(f"[`{rule.strip()}`][spec.pbft.{rule.strip()}]" for rule in action.rule.split(","))
+            rows.append(f"| `{action.name}` | {cell(action.description)} | {rules} |")
+    else:
+        raise ValueError(f"fedspec:pbft_model {what}: expected relations, conjuncts or actions")
+    return "\n".join(rows)
+
+
+def ledger_model_table(what: str) -> str:
+    """The ledger proof's invariant groups with their conjuncts, or its transitions."""
+    from checker.proofs import ledger
+
+    if what == "invariants":
+        rows = ["| group | conjunct | kind | over |", "|---|---|---|---|"]
+        for invariant in ledger.INVARIANTS:
+            for conjunct in invariant.state:
+                rows.append(f"| `{invariant.name}` | {cell(conjunct.text)} | state | {conjunct.kind} |")
+            for step_conjunct in invariant.step:
+                rows.append(f"| `{invariant.name}` | {cell(step_conjunct.text)} | step | {step_conjunct.kind} |")
+    elif what == "transitions":
+        rows = ["| transition | what it is |", "|---|---|"]
+        for transition, text in ledger.TRANSITION_TEXT.items():
+            rows.append(f"| `{transition}` | {cell(text)} |")
+    else:
+        raise ValueError(f"fedspec:ledger_model {what}: expected invariants or transitions")
+    return "\n".join(rows)
+
+
+def drift_table(what: str) -> str:
+    """The drift tests' transaction types with their flaws, or the codes no reachable
+    case produces, from `tests/ledger_cases.py` and `tests/test_proofs_ledger_drift.py`."""
+    import sys
+
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))
+    drift = importlib.import_module("test_proofs_ledger_drift")
+    cases = importlib.import_module("ledger_cases")
+    if what == "flaws":
+        rows = ["| transition | flaws (each tried on new and resubmitted transactions) | cases |", "|---|---|---|"]
+        total = 0
+        for transition, under_test in cases.UNDER_TEST.items():
+            count = len(under_test.flaws) * len(under_test.resubmits) * drift.EXAMPLES_PER_FLAW
+            total += count
+            flaws = ", ".join(under_test.flaws)
+            rows.append(f"| `{transition}` | {cell(flaws)} | {count} |")
+        rows.append(f"| the expiry step | `begin_block`, `expire_one` in the spec's order, `finish_expiry` | "
+                    f"{drift.EXPIRY_EXAMPLES} |")
+        rows.append(f"| **all** | | **{total + drift.EXPIRY_EXAMPLES}** |")
+        return "\n".join(rows)
+    if what == "unreachable":
+        rows = ["| transition | code | why no reachable case produces it |", "|---|---|---|"]
+        for (transition, label, result), why in drift.UNREACHABLE.items():
+            rows.append(f"| `{transition}` ({label}) | {code_link(result)} | {cell(why)} |")
+        return "\n".join(rows)
+    raise ValueError(f"fedspec:drift {what}: expected flaws or unreachable")
+
+
+def variants_table() -> str:
+    rows = ["| broken variant | what is broken |", "|---|---|"]
+    for name, description in checker.proofs.all_variants().items():
+        rows.append(f"| `{name}` | {cell(description)} |")
+    return "\n".join(rows)
+
+
+def prove_output(arguments: str) -> str:
+    started = time.perf_counter()
+    with contextlib.chdir(ROOT):
+        result = CliRunner().invoke(app, ["prove", *shlex.split(arguments)], prog_name="fedspec", terminal_width=100)
+    seconds = time.perf_counter() - started
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    if seconds > PROVE_SECONDS_LIMIT:
+        raise ValueError(f"fedspec prove {arguments} took {seconds:.0f} s: show fewer obligations")
+    # Progress lines go to stderr; the page shows the report.
+    output = "\n".join(line.rstrip() for line in result.stdout.strip("\n").splitlines())
+    return f"```console\n$ fedspec prove {arguments}\n{output}\n$ echo $?\n{result.exit_code}\n```"
+
+
+Established = tuple[str, str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+ESTABLISHED: tuple[Established, ...] = (
+    # (property, where it is stated, page of its proof, obligation prefixes, checker configs, tests as FILE::FUNCTION)
+    ("quorum intersection in a correct replica", "[quorums](consensus.md#quorums)", "proof-quorums.md",
+     ("quorums",), ("configs/controls/quorum_2f1_n5f1.toml",),
+     ("tests/test_pbft.py::test_quorums_intersect_in_a_correct_replica_and_correct_replicas_form_one",
+      "tests/test_proofs_quorums.py")),
+    ("agreement", "[consensus](consensus.md)", "proof-pbft.md",
+     ("pbft",), ("configs/n4f1.toml", "configs/n7f2.toml", "configs/controls/view_change_drops_certificates.toml"),
+     ("tests/test_pbft.py::test_after_the_view_change_every_replica_executes_the_prepared_block",
+      "tests/test_checker.py", "tests/test_proofs_pbft.py")),
+    ("validity (only valid blocks execute)", "[consensus](consensus.md)", "",
+     (), ("configs/n4f1.toml", "configs/controls/prepare_without_validation.toml"),
+     ("tests/test_pbft.py::test_a_backup_prepares_only_a_valid_block", "tests/test_checker.py")),
+    ("liveness (requests execute once the network heals)", "[model checker](checker.md#liveness)", "",
+     (), ("configs/n4f1_liveness.toml", "configs/controls/liveness_without_view_change.toml"),
+     ("tests/test_checker.py",)),
+    ("conservation", "[invariants](invariants.md)", "proof-ledger.md",
+     ("ledger.conservation",), ("configs/n4f1.toml",),
+     ("tests/test_stateful.py", "tests/test_negative_controls.py", "tests/test_proofs_ledger.py")),
+    ("lock accounting and non-negativity", "[invariants](invariants.md)", "proof-ledger.md",
+     ("ledger.lock_accounting",), ("configs/n4f1.toml",),
+     ("tests/test_stateful.py", "tests/test_negative_controls.py", "tests/test_proofs_ledger.py")),
+    ("settle once (the proof: each lock leaves LOCKED once and for good; the tests: also once in the receipts)",
+     "[invariants](invariants.md)", "proof-ledger.md",
+     ("ledger.settle_once",), ("configs/n4f1.toml",),
+     ("tests/test_stateful.py", "tests/test_negative_controls.py", "tests/test_proofs_ledger.py")),
+    ("settlement correctness (threshold, deadline)", "[invariants](invariants.md)", "proof-ledger.md",
+     ("ledger.settlement_correctness",), ("configs/n4f1.toml", "configs/witnesses/task_settles_by_commit.toml"),
+     ("tests/test_stateful.py", "tests/test_negative_controls.py", "tests/test_proofs_ledger.py")),
+    ("task locks settled only by proof or expiry", "[invariants](invariants.md)", "proof-ledger.md",
+     ("ledger.task_locks_settled_by_proof_or_expiry",), ("configs/n4f1.toml",),
+     ("tests/test_stateful.py", "tests/test_negative_controls.py", "tests/test_proofs_ledger.py")),
+    ("no double-spend (the proof: per transition, from the state; the tests: per block, from the receipts)",
+     "[invariants](invariants.md)", "proof-ledger.md",
+     ("ledger.no_double_spend",), ("configs/n4f1.toml",),
+     ("tests/test_stateful.py", "tests/test_negative_controls.py", "tests/test_proofs_ledger.py")),
+    ("the proofs' ledger encoding is the spec's ledger", "[ledger proof](proof-ledger.md)", "",
+     (), (), ("tests/test_proofs_ledger_drift.py",)),
+    ("determinism (same blocks, same state root)", "[invariants](invariants.md)", "",
+     (), ("configs/n4f1.toml", "configs/controls/nondeterministic_execution.toml"),
+     ("tests/test_stateful.py", "tests/test_negative_controls.py")),
+)
+"""What is established about each property, and how. The build fails on a reference
+that does not exist: an obligation prefix that selects nothing, a missing config,
+test file or test function."""
+
+
+def established_table() -> str:
+    from checker.proofs.obligation import selected
+
+    every = checker.proofs.all_obligations()
+    rows = [
+        "| property | stated in | proven for every size (z3) | model-checked (bounded) | tested by |",
+        "|---|---|---|---|---|",
+    ]
+    for prop, stated, page, prefixes, configs, tests in ESTABLISHED:
+        proven = "—"
+        if prefixes:
+            count = len(selected(every, list(prefixes)))
+            if count == 0:
+                raise ValueError(f"established: {prefixes} selects no obligation")
+            names = ", ".join(f"`{prefix}.*`" for prefix in prefixes)
+            proven = f"**yes**: {names} ({count} obligations, [proof]({page}))"
+        for config in configs:
+            if not (ROOT / config).exists():
+                raise ValueError(f"established: no such config {config}")
+        for test in tests:
+            path, _, function = test.partition("::")
+            if not (ROOT / path).exists():
+                raise ValueError(f"established: no such test file {path}")
+            if function and f"def {function}(" not in (ROOT / path).read_text(encoding="utf-8"):
+                raise ValueError(f"established: no test {function} in {path}")
+        checked = "<br>".join(f"`{config.removeprefix('configs/')}`" for config in configs) or "—"
+        tested = "<br>".join(f"`{test}`" for test in tests) or "—"
+        rows.append(f"| {prop} | {stated} | {proven} | {checked} | {tested} |")
+    return "\n".join(rows)
+
+
 # --- the hook ---------------------------------------------------------------------------------------
 def render(kind: str, argument: str | None) -> str:
     if kind == "codes":
@@ -768,6 +999,24 @@ def render(kind: str, argument: str | None) -> str:
         return check_trace(argument)
     if kind == "check_example" and argument:
         return check_example(argument)
+    if kind == "obligations" and argument:
+        return obligations_table(argument)
+    if kind == "prove" and argument is not None:
+        return prove_output(argument)
+    if kind == "prove_variant" and argument:
+        return prove_output(f"--variant {argument}")
+    if kind == "obligation_matrix" and argument:
+        return obligation_matrix(argument)
+    if kind == "pbft_model" and argument:
+        return pbft_model_table(argument)
+    if kind == "ledger_model" and argument:
+        return ledger_model_table(argument)
+    if kind == "drift" and argument:
+        return drift_table(argument)
+    if kind == "variants":
+        return variants_table()
+    if kind == "established":
+        return established_table()
     raise ValueError(f"unknown placeholder fedspec:{kind} {argument or ''}")
 
 
