@@ -884,7 +884,8 @@ ESTABLISHED: tuple[Established, ...] = (
      ("quorums",), ("configs/controls/quorum_2f1_n5f1.toml",),
      ("tests/test_pbft.py::test_quorums_intersect_in_a_correct_replica_and_correct_replicas_form_one",
       "tests/test_proofs_quorums.py")),
-    ("agreement", "[consensus](consensus.md)", "proof-pbft.md",
+    ("agreement (the proof: the normal case, view change and re-votes, as modelled; what the model leaves out is "
+     "on its page, and model-checked)", "[consensus](consensus.md)", "proof-pbft.md",
      ("pbft",), ("configs/n4f1.toml", "configs/n7f2.toml", "configs/controls/view_change_drops_certificates.toml"),
      ("tests/test_pbft.py::test_after_the_view_change_every_replica_executes_the_prepared_block",
       "tests/test_checker.py", "tests/test_proofs_pbft.py")),

@@ -16,7 +16,7 @@ import pytest
 import z3
 
 from checker.proofs import obligation_named, pbft
-from checker.proofs.obligation import Obligation, Result, Status, prove, smallest_model, solver, universe
+from checker.proofs.obligation import Obligation, Result, Status, check, prove, smallest_model, solver, universe
 
 NAMES = [o.name for o in pbft.obligations()]
 BROKEN = pbft.broken_variants()
@@ -145,8 +145,10 @@ def some_quorum(story: Story, holds: Callable[[str], bool]) -> bool:
 PYTHON_CONJUNCTS = {
     "one_prepare_per_view": lambda w, s, n, v, sq, d1, d2: not (
         w.correct(n) and (n, v, sq, d1) in s["prepare"] and (n, v, sq, d2) in s["prepare"]) or d1 == d2,
-    "commit_has_prepare_certificate": lambda w, s, n, v, sq, d: not (
-        w.correct(n) and (n, v, sq, d) in s["commit"]) or (v, sq, d) in s["pcert"],
+    "commit_is_held_or_decided": lambda w, s, n, v, sq, d: not (
+        w.correct(n) and (n, v, sq, d) in s["commit"]) or (n, v, sq, d) in s["holds"] or (sq, d) in s["decided"],
+    "held_certificate_is_genuine": lambda w, s, n, v, sq, d: not (
+        w.correct(n) and (n, v, sq, d) in s["holds"]) or (v, sq, d) in s["pcert"],
     "prepare_certificate_has_quorum": lambda w, s, v, sq, d: (v, sq, d) not in s["pcert"] or some_quorum(
         w, lambda m: (m, v, sq, d) in s["prepare"]),
     "execution_has_commit_certificate": lambda w, s, n, v, sq, d: (n, v, sq, d) not in s["committed_at"] or (
@@ -156,14 +158,23 @@ PYTHON_CONJUNCTS = {
     "prepare_blocks_lower_views": lambda w, s, n, v2, sq, d2, v1, d1: not (
         w.correct(n) and (n, v2, sq, d2) in s["prepare"] and w.lt(v1, v2) and d1 != d2) or (v1, sq, d1) in s["blocked"],
     "blocked_has_quorum": lambda w, s, v, sq, d: (v, sq, d) not in s["blocked"] or some_quorum(
-        w, lambda m: not w.correct(m) or ((m, v) in s["left"] and (m, v, sq, d) not in s["commit"])),
-    "view_change_reports_commits": lambda w, s, n, v, sq, d, v2: not (
-        w.correct(n) and (n, v, sq, d) in s["commit"] and (n, v2) in s["vc_sent"] and w.lt(v, v2)) or (
+        w, lambda m: not w.correct(m) or ((m, v) in s["left"] and (m, v, sq, d) not in s["holds"])),
+    "view_change_reports_held_certificates": lambda w, s, n, v, sq, d, v2: not (
+        w.correct(n) and (n, v, sq, d) in s["holds"] and (n, v2) in s["vc_sent"] and w.lt(v, v2)) or (
         n, v2, sq, d, v) in s["vc_cert"],
     "reports_are_certificates": lambda w, s, n, v2, sq, d, pv: (n, v2, sq, d, pv) not in s["vc_cert"] or (
         pv, sq, d) in s["pcert"],
     "view_change_leaves_lower_views": lambda w, s, n, v, v2: not (
         w.correct(n) and (n, v2) in s["vc_sent"] and w.lt(v, v2)) or (n, v) in s["left"],
+    "decision_blocks_other_held_certificates": lambda w, s, sq, d, n, v, d2: not (
+        (sq, d) in s["decided"] and w.correct(n) and (n, v, sq, d2) in s["holds"] and d2 != d) or (
+        v, sq, d2) in s["blocked"],
+    "decision_has_held_quorum": lambda w, s, v, sq, d: (v, sq, d) not in s["anchor"] or some_quorum(
+        w, lambda m: not w.correct(m) or (m, v, sq, d) in s["holds"]),
+    "execution_is_anchored": lambda w, s, sq, d: all(
+        not (w.correct(n) and (n, v, sq, d) in s["committed_at"]) or (sq, d) in s["decided"]
+        for n in w.nodes for v in w.views) and (
+        (sq, d) not in s["decided"] or any((v, sq, d) in s["anchor"] for v in w.views)),
 }
 
 
@@ -260,7 +271,7 @@ def test_a_new_view_ignoring_certificates_prepares_over_a_committed_digest() -> 
     assert story.added["blocked"] == {(view, s, other) for view in lower for other in story.digests if other != d}
     # ... was committed there by a correct member of the NEW-VIEW's quorum, whose VIEW-CHANGE for v reported it.
     assert any(
-        story.correct(c) and (c, w, s, x) in story.before["commit"] and (c, v, s, x, w) in story.before["vc_cert"]
+        story.correct(c) and (c, w, s, x) in story.before["holds"] and (c, v, s, x, w) in story.before["vc_cert"]
         for c in story.quorums[q]
     ), result.counterexample
     # The NEW-VIEW still had its quorum of VIEW-CHANGEs for v ...
@@ -299,21 +310,6 @@ def test_the_agreement_counterexample_needs_two_replicas() -> None:
     assert s.check() == z3.unsat
 
 
-class FirstModel:
-    """A solver whose first `model()` is a given one (any model z3 might have found), and
-    that is the solver itself from then on."""
-
-    def __init__(self, s: z3.Solver, first: z3.ModelRef) -> None:
-        self.s, self.first = s, first
-
-    def model(self) -> z3.ModelRef:
-        first, self.first = self.first, None
-        return first if first is not None else self.s.model()
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.s, name)
-
-
 def test_shrinking_a_later_sort_does_not_bring_back_replicas() -> None:
     """`smallest_model` shrinks replicas first, then quorums, keeping each bound it finds.
     A model here needs two replicas or two quorums, so the fewest replicas is one (with
@@ -331,7 +327,7 @@ def test_shrinking_a_later_sort_does_not_bring_back_replicas() -> None:
     s.pop()
     assert s.check() == z3.sat
     assert len(universe(one_replica, pbft.Node)) == 1
-    model = smallest_model(FirstModel(s, one_replica), (pbft.Node, pbft.Quorum))  # type: ignore[arg-type]
+    model = smallest_model(s, one_replica, (pbft.Node, pbft.Quorum))
     assert (len(universe(model, pbft.Node)), len(universe(model, pbft.Quorum))) == (1, 2)
 
 
@@ -387,15 +383,18 @@ def test_an_invariant_of_false_proves_nothing(monkeypatch: pytest.MonkeyPatch) -
     assert proven == []
 
 
-def executed_then_prepared_later(variant: str | None, same_digest: bool) -> z3.CheckSatResult:
-    """Axioms, the invariant and a prepare step in a view v2 above a view v1 in which a
-    correct replica executed d1 at the same sequence number, the NEW-VIEW's quorum
-    reporting a certificate for it; the prepared digest is d1 or another one."""
+def executed_then_prepared_later(variant: str | None, same_digest: bool, anchored: bool = True) -> z3.CheckSatResult:
+    """Axioms, the invariant and a prepare step in a view v2 above a view v1 in which d1
+    was first decided at the same sequence number (its anchor; `anchored=False`: a
+    view in which a correct replica executed d1, which with re-votes may lie below the
+    anchor), the NEW-VIEW's quorum reporting a certificate for the prepared digest;
+    the prepared digest is d1 or another one."""
     t = pbft.transition(ACTION["prepare"], variant)
     p = {x.label: x.term for x in t.step.parameters}
     n1, v1, d1 = z3.Const("exec.n", pbft.Node), z3.Const("exec.v", pbft.View), z3.Const("exec.d", pbft.Digest)
+    first = t.pre["anchor"](v1, p["s"], d1) if anchored else t.pre["committed_at"](n1, v1, p["s"], d1)
     situation = [
-        pbft.correct(n1), t.pre["committed_at"](n1, v1, p["s"], d1), pbft.lt(v1, p["v"]),
+        pbft.correct(n1), first, pbft.lt(v1, p["v"]),
         pbft.member(p["best"], p["q"]), t.pre["vc_cert"](p["best"], p["v"], p["s"], p["d"], p["best_view"]),
         p["d"] == d1 if same_digest else p["d"] != d1,
     ]
@@ -403,18 +402,32 @@ def executed_then_prepared_later(variant: str | None, same_digest: bool) -> z3.C
     s.add(*pbft.axioms(variant), *pbft.invariant(t.pre), *t.formulas, *situation)
     if same_digest:
         s.add(*pbft.invariant(t.post))
-    return s.check()
+    answer, _ = check(s, 60, pbft.SORTS)
+    return answer
 
 
 def test_the_invariant_allows_a_view_change_after_an_execution() -> None:
     """Not a vacuous invariant that forbids what PBFT does: the same digest is prepared in
     a later view on a NEW-VIEW carrying a certificate, and the invariant still holds after."""
     assert executed_then_prepared_later(None, same_digest=True) == z3.sat
+    assert executed_then_prepared_later(None, same_digest=True, anchored=False) == z3.sat
 
 
-def test_the_invariant_forbids_another_digest_after_an_execution_unless_new_views_ignore_certificates() -> None:
+def test_the_invariant_forbids_another_digest_above_a_decision_unless_new_views_ignore_certificates() -> None:
     assert executed_then_prepared_later(None, same_digest=False) == z3.unsat
     assert executed_then_prepared_later("new_view_ignores_certificates", same_digest=False) == z3.sat
+
+
+def test_above_an_execution_on_re_votes_but_below_the_decision_another_digest_may_be_prepared() -> None:
+    """With re-votes, an execution in view v1 no longer fixes the digest of every view
+    above v1: a commit quorum of v1 may be re-votes cast after d1 was first decided in a
+    higher view, and a NEW-VIEW between the two may carry another digest's certificate
+    (reachable in the model: d1 decided in view 3; a lagging replica executes it by
+    catch-up, installs the old NEW-VIEW of view 1 and re-votes there, completing a commit
+    quorum of view 1; the NEW-VIEW of view 2 carries a faulty replica's genuine view-0
+    certificate for d). Only the views above the anchor are fixed; agreement holds all
+    the same, since d can gather no commit quorum in view 2."""
+    assert executed_then_prepared_later(None, same_digest=False, anchored=False) == z3.sat
 
 
 # --- decidability ------------------------------------------------------------------------------------------------------
@@ -437,7 +450,8 @@ def test_the_quantifier_edges_go_from_views_seqs_digests_to_quorums_and_quorums_
             # The axioms alone: the shared correct replica of two quorums.
             assert edges_of(name) == {("Quorum", "Node")}, name
         else:
-            expected = {("View", "Quorum"), ("Seq", "Quorum"), ("Digest", "Quorum"), ("Quorum", "Node")}
+            expected = {("View", "Quorum"), ("Seq", "Quorum"), ("Digest", "Quorum"), ("Quorum", "Node"),
+                        ("Seq", "View"), ("Digest", "View")}
             assert edges_of(name) == expected, name
 
 

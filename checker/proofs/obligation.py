@@ -22,6 +22,22 @@ import z3
 
 DEFAULT_TIMEOUT_S = 60
 """Per-obligation limit, in seconds. An obligation that hits it is `unknown`."""
+E_MATCHING_SECONDS = 1.5
+"""How long a check runs with z3's default quantifier instantiation (e-matching, then
+model-based), which proves every obligation here in well under a second. A check
+still running after this is most likely looking for a counterexample: it goes on
+looking for a small one (`SMALL_BOUNDS`), then for any, with model-based
+instantiation alone, which builds the finite models of counterexamples in these
+decidable fragments faster and more reliably (a broken variant's counterexample
+otherwise took anything from a second to over a minute, depending on the seed)."""
+SMALL_BOUNDS: tuple[int, ...] = (2, 3)
+"""Universe sizes tried, each for at most `SMALL_BOUND_SECONDS`, for the
+uninterpreted sorts an obligation names (`Obligation.small_sorts`) before the search
+without bounds. A model within a bound is a model: only `sat` is taken from them."""
+SMALL_BOUND_SECONDS = 3.0
+SHRINK_SECONDS = 10.0
+"""Limit on the whole search for a smaller counterexample: when it runs out, or a
+check comes back unknown, the smallest model found so far is the counterexample."""
 RANDOM_SEED = 0
 """z3's seed is fixed, so a run repeats its answers. A counterexample is one model of
 many: the same within one process, but another process (which builds the same terms
@@ -70,12 +86,54 @@ def solver(timeout_s: float) -> z3.Solver:
     return s
 
 
+def check(s: z3.Solver, timeout_s: float, small_sorts: Sequence[z3.SortRef] = ()) -> tuple[z3.CheckSatResult,
+                                                                                         z3.ModelRef | None]:
+    """Whether what `s` holds is satisfiable, within `timeout_s`, and a model if it is:
+    e-matching for `E_MATCHING_SECONDS`, then small universes of `small_sorts`, then
+    model-based instantiation alone. `s` holds the same assertions afterwards."""
+    started = time.perf_counter()
+
+    def left() -> float:
+        return timeout_s - (time.perf_counter() - started)
+
+    s.set("ematching", True)
+    s.set("timeout", int(min(timeout_s, E_MATCHING_SECONDS) * 1000))
+    answer = s.check()
+    if answer != z3.unknown:
+        return answer, s.model() if answer == z3.sat else None
+    s.set("ematching", False)
+    for bound in SMALL_BOUNDS if small_sorts else ():
+        if left() <= 0:
+            return z3.unknown, None
+        s.push()
+        for sort in small_sorts:
+            bound_universe(s, sort, bound)
+        s.set("timeout", int(min(left(), SMALL_BOUND_SECONDS) * 1000))
+        answer = s.check()
+        model = s.model() if answer == z3.sat else None
+        s.pop()
+        if model is not None:
+            return z3.sat, model
+    if left() <= 0:
+        return z3.unknown, None
+    s.set("timeout", int(left() * 1000))
+    answer = s.check()
+    return answer, s.model() if answer == z3.sat else None
+
+
+def bound_universe(s: z3.Solver, sort: z3.SortRef, size: int) -> None:
+    """Add to `s`: the sort has at most `size` elements."""
+    elements = [z3.FreshConst(sort, f"{sort.name()}_") for _ in range(size)]
+    x = z3.FreshConst(sort, "x")
+    s.add(z3.ForAll([x], z3.Or([x == element for element in elements])))
+
+
 def prove(obligation: Obligation, timeout_s: float = DEFAULT_TIMEOUT_S) -> Result:
     """Discharge one obligation: non-vacuity of the hypotheses, then the goal."""
     started = time.perf_counter()
     s = solver(timeout_s)
     s.add(*obligation.hypotheses())
-    consistent = s.check()
+    consistent, _ = check(s, timeout_s, obligation.small_sorts)
     if consistent == z3.unsat:
         return Result(obligation.name, Status.FAILED, time.perf_counter() - started,
                       "vacuous: the hypotheses (axioms, invariant, transition) contradict each other, "
@@ -84,35 +142,39 @@ def prove(obligation: Obligation, timeout_s: float = DEFAULT_TIMEOUT_S) -> Resul
         return Result(obligation.name, Status.UNKNOWN, time.perf_counter() - started,
                       f"hypotheses: {s.reason_unknown()}")
     s.add(z3.Not(obligation.goal()))
-    answer = s.check()
+    answer, model = check(s, timeout_s - (time.perf_counter() - started), obligation.small_sorts)
     seconds = time.perf_counter() - started
     if answer == z3.unsat:
         return Result(obligation.name, Status.PROVEN, seconds)
-    if answer == z3.sat:
-        model = smallest_model(s, obligation.small_sorts)
+    if model is not None:
+        model = smallest_model(s, model, obligation.small_sorts)
         return Result(obligation.name, Status.FAILED, time.perf_counter() - started, obligation.render(model))
     return Result(obligation.name, Status.UNKNOWN, seconds, s.reason_unknown())
 
 
-def smallest_model(s: z3.Solver, sorts: Sequence[z3.SortRef]) -> z3.ModelRef:
-    """A model of what `s` holds (already satisfiable) with as few elements of each sort
-    as possible, sorts shrunk in the given order. z3's first model is any model: a
-    PBFT counterexample may come with nineteen replicas where three tell the story.
-    For each sort, the bound k grows from 1 until "every element is one of k
-    constants" is satisfiable; the bound found is kept for the next sorts."""
-    model = s.model()
+def smallest_model(s: z3.Solver, model: z3.ModelRef, sorts: Sequence[z3.SortRef]) -> z3.ModelRef:
+    """A model of what `s` holds, `model` or one with fewer elements of each sort,
+    sorts shrunk in the given order. z3's first model is any model: a PBFT
+    counterexample may come with nineteen replicas where three tell the story. For each
+    sort, the bound k grows from 1 until "at most k elements" is satisfiable; the bound
+    found is kept for the next sorts."""
+    deadline = time.perf_counter() + SHRINK_SECONDS
+    s.set("ematching", False)  # finite models, as `E_MATCHING_SECONDS` explains
     for sort in sorts:
-        # Up to the size the model has: that bound holds, so some bound is always kept,
-        # and shrinking a later sort cannot grow this one back.
         for k in range(1, len(universe(model, sort)) + 1):
-            elements = [z3.FreshConst(sort, f"{sort.name()}_") for _ in range(k)]
-            x = z3.FreshConst(sort, "x")
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return model
             s.push()
-            s.add(z3.ForAll([x], z3.Or([x == element for element in elements])))
-            if s.check() == z3.sat:
+            bound_universe(s, sort, k)
+            s.set("timeout", int(left * 1000))
+            answer = s.check()
+            if answer == z3.sat:
                 model = s.model()
                 break  # the bound stays pushed for the sorts after this one
             s.pop()
+            if answer == z3.unknown:
+                return model
     return model
 
 

@@ -8,7 +8,7 @@ quorums is the axiom that any two of them share a correct replica, which the
 threshold lemmas prove for every N >= 3f + 1 (`checker.proofs.quorums`,
 `two_quorums_share_a_correct_replica`). So what is proven here holds for every N.
 
-Correct replicas take four actions (prepare, commit, execute, view change), each a
+Correct replicas take five actions (prepare, commit, re-vote, execute, view change), each a
 guard on the pre-state and the tuples it adds; faulty replicas send any PREPARE, any
 COMMIT, any VIEW-CHANGE, and report any prepared certificate that is genuine
 (certificates are signed prepares, and a faulty replica cannot forge a correct one's
@@ -61,9 +61,21 @@ VARIANTS: dict[str, str] = {
         "of a certificate no quorum signed."
     ),
     "forged_commit_certificate": "Every step may also make a correct replica execute a digest on a forged commit certificate.",
-    "lost_prepares": "Messages are not a growing set: any step may also lose PREPAREs already sent.",
-    "lost_commits": "Messages are not a growing set: any step may also lose COMMITs already sent.",
+    "forged_prepared_certificate": (
+        "Every step may also make a correct replica keep a prepared certificate no quorum signed, as if it took one "
+        "without checking its signatures."
+    ),
+    "lost_prepares": "Messages are not a growing set: any step may also lose a PREPARE already sent.",
+    "lost_commits": "Messages are not a growing set: any step may also lose a COMMIT already sent.",
+    "lost_held_certificates": "Any step may also make a correct replica forget a prepared certificate it keeps.",
     "arbitrary_initial_state": "Replicas start from any state, not from no messages at all.",
+    "revote_without_execution": (
+        "A correct replica re-votes (PREPARE and COMMIT) for a NEW-VIEW's proposal it has not executed."
+    ),
+    "revote_keeps_certificate": (
+        "A re-vote records a prepared certificate, as if the COMMIT it sends followed a quorum of PREPAREs."
+    ),
+    "revote_without_new_view": "A correct replica re-votes for an executed digest that no NEW-VIEW proposes.",
     "quorums_share_any_replica": (
         "Two quorums share a replica, maybe a faulty one (2f + 1 quorums with N > 3f + 1), "
         "instead of a correct replica."
@@ -154,12 +166,22 @@ RELATIONS: tuple[Relation, ...] = (
     Relation("left", (Node, View), "n has left view v: it moved to a higher view"),
     Relation("committed_at", (Node, View, Seq, Digest),
              "n executed d at s on a commit quorum of view v (only correct replicas take the execute action)"),
+    Relation(
+        "holds", (Node, View, Seq, Digest),
+        "n keeps a prepared certificate for d at s formed in view v (set with its normal-case COMMIT, not by a re-vote)",
+    ),
     Relation("pcert", (View, Seq, Digest), "ghost: a quorum of PREPAREs for d at s in view v was exhibited"),
     Relation("ccert", (View, Seq, Digest), "ghost: a quorum of COMMITs for d at s in view v was exhibited"),
     Relation(
         "blocked", (View, Seq, Digest),
         "ghost: d can no longer gather a commit quorum at s in view v (a correct replica prepared another digest "
         "above v)",
+    ),
+    Relation("decided", (Seq, Digest), "ghost: some correct replica executed d at s"),
+    Relation(
+        "anchor", (View, Seq, Digest),
+        "ghost: d was first decided at s on a commit quorum of view v (all of whose correct members kept a prepared "
+        "certificate)",
     ),
 )
 RELATION = {relation.name: relation for relation in RELATIONS}
@@ -220,9 +242,14 @@ def one_prepare_per_view(s: State, x: Sequence[z3.ExprRef]) -> z3.BoolRef:
     return z3.Implies(z3.And(correct(n), s["prepare"](n, v, sq, d1), s["prepare"](n, v, sq, d2)), d1 == d2)
 
 
-def commit_has_prepare_certificate(s: State, x: Sequence[z3.ExprRef]) -> z3.BoolRef:
+def commit_is_held_or_decided(s: State, x: Sequence[z3.ExprRef]) -> z3.BoolRef:
     n, v, sq, d = x
-    return z3.Implies(z3.And(correct(n), s["commit"](n, v, sq, d)), s["pcert"](v, sq, d))
+    return z3.Implies(z3.And(correct(n), s["commit"](n, v, sq, d)), z3.Or(s["holds"](n, v, sq, d), s["decided"](sq, d)))
+
+
+def held_certificate_is_genuine(s: State, x: Sequence[z3.ExprRef]) -> z3.BoolRef:
+    n, v, sq, d = x
+    return z3.Implies(z3.And(correct(n), s["holds"](n, v, sq, d)), s["pcert"](v, sq, d))
 
 
 def prepare_certificate_has_quorum(s: State, x: Sequence[z3.ExprRef]) -> z3.BoolRef:
@@ -254,14 +281,14 @@ def blocked_has_quorum(s: State, x: Sequence[z3.ExprRef]) -> z3.BoolRef:
     v, sq, d = x
     return z3.Implies(
         s["blocked"](v, sq, d),
-        some_quorum(lambda m: z3.Implies(correct(m), z3.And(s["left"](m, v), z3.Not(s["commit"](m, v, sq, d))))),
+        some_quorum(lambda m: z3.Implies(correct(m), z3.And(s["left"](m, v), z3.Not(s["holds"](m, v, sq, d))))),
     )
 
 
-def view_change_reports_commits(s: State, x: Sequence[z3.ExprRef]) -> z3.BoolRef:
+def view_change_reports_held_certificates(s: State, x: Sequence[z3.ExprRef]) -> z3.BoolRef:
     n, v, sq, d, v2 = x
     return z3.Implies(
-        z3.And(correct(n), s["commit"](n, v, sq, d), s["vc_sent"](n, v2), lt(v, v2)), s["vc_cert"](n, v2, sq, d, v)
+        z3.And(correct(n), s["holds"](n, v, sq, d), s["vc_sent"](n, v2), lt(v, v2)), s["vc_cert"](n, v2, sq, d, v)
     )
 
 
@@ -275,6 +302,34 @@ def view_change_leaves_lower_views(s: State, x: Sequence[z3.ExprRef]) -> z3.Bool
     return z3.Implies(z3.And(correct(n), s["vc_sent"](n, v2), lt(v, v2)), s["left"](n, v))
 
 
+def decision_blocks_other_held_certificates(s: State, x: Sequence[z3.ExprRef]) -> z3.BoolRef:
+    """Not needed for induction (the rest of the invariant is inductive without it),
+    but a lemma that keeps z3 fast: agreement and the execute step then need no case
+    split on the order of two views."""
+    sq, d, n, v, d2 = x
+    return z3.Implies(
+        z3.And(s["decided"](sq, d), correct(n), s["holds"](n, v, sq, d2), d2 != d), s["blocked"](v, sq, d2)
+    )
+
+
+def decision_has_held_quorum(s: State, x: Sequence[z3.ExprRef]) -> z3.BoolRef:
+    """A re-vote needs an execution before it, so the first execution of d at s was
+    on COMMITs that all followed prepared certificates: the correct members of that
+    commit quorum all keep one for d at s, in the view v of the commit quorum."""
+    v, sq, d = x
+    return z3.Implies(s["anchor"](v, sq, d), some_quorum(lambda m: z3.Implies(correct(m), s["holds"](m, v, sq, d))))
+
+
+def execution_is_anchored(s: State, x: Sequence[z3.ExprRef]) -> z3.BoolRef:
+    """Two facts about one sequence number and digest, stated together so that the
+    view of the execution and the view of the anchor are in different scopes (an
+    existential view under a universal one would be an edge View -> View)."""
+    sq, d = x
+    n, v, w = fresh(Node, "n"), fresh(View, "v"), fresh(View, "w")
+    executed = z3.ForAll([n, v], z3.Implies(z3.And(correct(n), s["committed_at"](n, v, sq, d)), s["decided"](sq, d)))
+    return z3.And(executed, z3.Implies(s["decided"](sq, d), z3.Exists([w], s["anchor"](w, sq, d))))
+
+
 NVSD = (("n", Node), ("v", View), ("s", Seq), ("d", Digest))
 VSD = (("v", View), ("s", Seq), ("d", Digest))
 
@@ -286,10 +341,17 @@ CONJUNCTS: tuple[Conjunct, ...] = (
         one_prepare_per_view,
     ),
     Conjunct(
-        "commit_has_prepare_certificate",
-        "A correct replica's COMMIT for d at s in view v follows a quorum of PREPAREs for it (pcert).",
+        "commit_is_held_or_decided",
+        "A correct replica's COMMIT for d at s in view v comes with a prepared certificate it keeps (holds), "
+        "or is a re-vote for a digest already decided at s.",
         NVSD,
-        commit_has_prepare_certificate,
+        commit_is_held_or_decided,
+    ),
+    Conjunct(
+        "held_certificate_is_genuine",
+        "A prepared certificate a correct replica keeps (holds) was formed: a quorum of PREPAREs was exhibited (pcert).",
+        NVSD,
+        held_certificate_is_genuine,
     ),
     Conjunct(
         "prepare_certificate_has_quorum",
@@ -318,15 +380,16 @@ CONJUNCTS: tuple[Conjunct, ...] = (
     ),
     Conjunct(
         "blocked_has_quorum",
-        "When d is blocked at s in view v, some quorum's correct members have all left v without committing d there.",
+        "When d is blocked at s in view v, some quorum's correct members have all left v without a prepared "
+        "certificate for d there.",
         VSD,
         blocked_has_quorum,
     ),
     Conjunct(
-        "view_change_reports_commits",
-        "A correct replica's VIEW-CHANGE for v2 reports every certificate it committed on in a lower view.",
+        "view_change_reports_held_certificates",
+        "A correct replica's VIEW-CHANGE for v2 reports every prepared certificate it keeps from a lower view.",
         (("n", Node), ("v", View), ("s", Seq), ("d", Digest), ("v2", View)),
-        view_change_reports_commits,
+        view_change_reports_held_certificates,
     ),
     Conjunct(
         "reports_are_certificates",
@@ -339,6 +402,27 @@ CONJUNCTS: tuple[Conjunct, ...] = (
         "A correct replica that sent VIEW-CHANGE for v2 has left every view below v2.",
         (("n", Node), ("v", View), ("v2", View)),
         view_change_leaves_lower_views,
+    ),
+    Conjunct(
+        "decision_blocks_other_held_certificates",
+        "Once d is decided at s, every other digest a correct replica keeps a prepared certificate for at s in a "
+        "view v is blocked there.",
+        (("s", Seq), ("d", Digest), ("n", Node), ("v", View), ("d2", Digest)),
+        decision_blocks_other_held_certificates,
+    ),
+    Conjunct(
+        "decision_has_held_quorum",
+        "Behind every anchor of d at s in view v lies a quorum whose correct members all keep a prepared "
+        "certificate for d at s in v.",
+        VSD,
+        decision_has_held_quorum,
+    ),
+    Conjunct(
+        "execution_is_anchored",
+        "A digest a correct replica executed at s is decided at s, and every digest decided at s has an anchor: "
+        "a view in which it was first decided.",
+        (("s", Seq), ("d", Digest)),
+        execution_is_anchored,
     ),
 )
 
@@ -436,10 +520,47 @@ def commit_step(pre: State, variant: str | None) -> Step:
     guard = [correct(n)]
     if variant != "commit_in_left_view":
         guard.append(not_left(pre, n, v))
-    adds = {"commit": only(n, v, sq, d)}
+    # The replica keeps the certificate (`state.prepared`) as it sends COMMIT.
+    adds = {"commit": only(n, v, sq, d), "holds": only(n, v, sq, d)}
     if variant != "commit_without_quorum":
         guard.append(all_members(q, lambda m: pre["prepare"](m, v, sq, d)))
         adds["pcert"] = only(v, sq, d)
+    return Step(ps, guard, adds)
+
+
+def revote_step(pre: State, variant: str | None) -> Step:
+    """`spec.pbft.votes_for_executed_proposals`: on installing a NEW-VIEW for v that
+    re-proposes d at s, a replica that already executed d at s (in any view, on a
+    commit certificate of that view, in the normal case or in catch-up) sends PREPARE
+    and COMMIT for it in v at once, without a quorum of PREPAREs in v. It keeps no
+    prepared certificate for (v, s, d): `state.prepared` is not updated."""
+    ps = [
+        parameter("revote", "n", Node, "the correct replica"),
+        parameter("revote", "v", View, "the view of the NEW-VIEW"),
+        parameter("revote", "s", Seq),
+        parameter("revote", "d", Digest),
+        parameter("revote", "q", Quorum, "the NEW-VIEW's quorum of VIEW-CHANGEs for v"),
+        parameter("revote", "best", Node, "the member reporting the highest-view certificate for s"),
+        parameter("revote", "best_view", View, "the view that certificate was formed in"),
+        parameter("revote", "executed_view", View, "the view of the commit certificate n executed d at s on"),
+    ]
+    p = {x.label: x.term for x in ps}
+    n, v, sq, d = p["n"], p["v"], p["s"], p["d"]
+    other = fresh(Digest, "d")
+    guard = [
+        correct(n),
+        not_left(pre, n, v),
+        z3.ForAll([other], z3.Not(pre["prepare"](n, v, sq, other))),
+    ]
+    if variant != "revote_without_new_view":
+        # Only a NEW-VIEW re-proposes, and only above the first view.
+        guard += [lt(v0, v), new_view_justifies(pre, p, variant)]
+    if variant != "revote_without_execution":
+        guard.append(pre["committed_at"](n, p["executed_view"], sq, d))
+    blocks: Added = lambda x, y, z: z3.And(lt(x, v), y == sq, z != d)  # noqa: E731
+    adds: dict[str, Added] = {"prepare": only(n, v, sq, d), "blocked": blocks, "commit": only(n, v, sq, d)}
+    if variant == "revote_keeps_certificate":
+        adds["holds"] = only(n, v, sq, d)
     return Step(ps, guard, adds)
 
 
@@ -454,7 +575,11 @@ def execute_step(pre: State, variant: str | None) -> Step:
     p = {x.label: x.term for x in ps}
     n, v, sq, d, q = p["n"], p["v"], p["s"], p["d"], p["q"]
     guard = [correct(n)]
-    adds = {"committed_at": only(n, v, sq, d)}
+    adds = {
+        "committed_at": only(n, v, sq, d),
+        "decided": only(sq, d),
+        "anchor": lambda x, y, z: z3.And(x == v, y == sq, z == d, z3.Not(pre["decided"](sq, d))),
+    }
     if variant != "execute_without_quorum":
         guard.append(all_members(q, lambda m: pre["commit"](m, v, sq, d)))
         adds["ccert"] = only(v, sq, d)
@@ -469,13 +594,14 @@ def view_change_step(pre: State, variant: str | None) -> Step:
     adds: dict[str, Added] = {"vc_sent": only(n, v)}
     if variant != "view_change_stays":
         adds["left"] = lambda x, y: z3.And(x == n, lt(y, v))
-    # A correct replica reports every certificate it holds from a lower view. `spec.pbft`
+    # A correct replica reports every certificate it keeps from a lower view (`holds`: formed on a quorum of
+    # PREPAREs, so never a re-vote's). `spec.pbft`
     # keeps only the highest-view one per sequence number: the same to a NEW-VIEW,
     # which takes the highest over all the reports of its quorum anyway.
     if variant == "view_change_reports_unprepared":
         adds["vc_cert"] = lambda x, y, sq, d, pv: z3.And(x == n, y == v, pre["prepare"](n, pv, sq, d), lt(pv, v))
     elif variant != "view_change_hides_certificates":
-        adds["vc_cert"] = lambda x, y, sq, d, pv: z3.And(x == n, y == v, pre["commit"](n, pv, sq, d), lt(pv, v))
+        adds["vc_cert"] = lambda x, y, sq, d, pv: z3.And(x == n, y == v, pre["holds"](n, pv, sq, d), lt(pv, v))
     return Step(ps, guard, adds)
 
 
@@ -535,6 +661,13 @@ ACTIONS: tuple[Action, ...] = (
         "after_prepare_vote",
         commit_step,
     ),
+    Action(
+        "revote",
+        "a correct replica that executed d at s re-votes for it (PREPARE and COMMIT) in a view whose NEW-VIEW "
+        "re-proposes it",
+        "install_new_view, votes_for_executed_proposals",
+        revote_step,
+    ),
     Action("execute", "a correct replica executes d at s on a quorum of COMMITs", "after_commit_vote, execute", execute_step),
     Action(
         "view_change",
@@ -559,9 +692,10 @@ FORGED: dict[str, str] = {
     "forged_view_change": "vc_sent",
     "forged_report": "vc_cert",
     "forged_commit_certificate": "committed_at",
+    "forged_prepared_certificate": "holds",
 }
 """Variants in which every step also adds one arbitrary tuple to a relation."""
-LOST: dict[str, str] = {"lost_prepares": "prepare", "lost_commits": "commit"}
+LOST: dict[str, str] = {"lost_prepares": "prepare", "lost_commits": "commit", "lost_held_certificates": "holds"}
 """Variants in which every step may also remove tuples from a relation."""
 
 
@@ -580,7 +714,10 @@ def broken_step(step: Step, variant: str | None) -> Step:
             tuple_added if previous is None else lambda *xs, p=previous: z3.Or(p(*xs), tuple_added(*xs))  # type: ignore[misc]
         )
     if variant in LOST:
-        adds.setdefault(LOST[variant], lambda *xs: z3.BoolVal(False))
+        relation = RELATION[LOST[variant]]
+        lost = [z3.Const(f"lost.{i}", sort) for i, sort in enumerate(relation.sorts)]
+        parameters += [Parameter(f"lost {relation.name}[{i}]", term, "") for i, term in enumerate(lost)]
+        adds.setdefault(relation.name, lambda *xs: z3.BoolVal(False))
     return Step(parameters, step.guard, adds)
 
 
@@ -602,10 +739,11 @@ def transition(action: Action, variant: str | None) -> Transition:
     for name, added in step.adds.items():
         post[name] = updated(pre[name], added)
     if variant in LOST:
-        # Whatever is added stays; of what was there, only what `kept` says.
+        # Whatever is added stays; of what was there, one tuple (the step's `lost` parameters) may go. One
+        # tuple, not any set of them: as broken a threat model, and a ground term z3 finds models for fast.
         name = LOST[variant]
-        kept = relation_symbol(RELATION[name], ".kept")
-        post[name] = lambda *xs, p=post[name]: z3.And(p(*xs), z3.Or(kept(*xs), step.adds[name](*xs)))
+        lost = [x.term for x in step.parameters if x.label.startswith(f"lost {name}[")]
+        post[name] = lambda *xs, p=post[name]: z3.And(p(*xs), z3.Or(z3.Not(only(*lost)(*xs)), step.adds[name](*xs)))
     return Transition(step, pre, post, list(step.guard))
 
 
@@ -698,12 +836,16 @@ def obligations(variant: str | None = None) -> list[Obligation]:
 # --- which variant breaks which obligation --------------------------------------------------------------
 NATURAL_BREAKS: dict[tuple[str, str], str] = {
     ("one_prepare_per_view", "prepare"): "prepare_twice",
-    ("commit_has_prepare_certificate", "commit"): "commit_without_quorum",
+    ("commit_is_held_or_decided", "revote"): "revote_without_execution",
+    ("held_certificate_is_genuine", "commit"): "commit_without_quorum",
+    ("held_certificate_is_genuine", "revote"): "revote_keeps_certificate",
     ("execution_has_commit_certificate", "execute"): "execute_without_quorum",
+    ("decision_has_held_quorum", "execute"): "execute_without_quorum",
     ("blocked_has_quorum", "prepare"): "new_view_ignores_certificates",
     ("blocked_has_quorum", "commit"): "commit_in_left_view",
-    ("view_change_reports_commits", "commit"): "commit_in_left_view",
-    ("view_change_reports_commits", "view_change"): "view_change_hides_certificates",
+    ("blocked_has_quorum", "revote"): "revote_without_new_view",
+    ("view_change_reports_held_certificates", "commit"): "commit_in_left_view",
+    ("view_change_reports_held_certificates", "view_change"): "view_change_hides_certificates",
     ("reports_are_certificates", "view_change"): "view_change_reports_unprepared",
     ("reports_are_certificates", "faulty_report"): "faulty_forges_certificate",
     ("view_change_leaves_lower_views", "view_change"): "view_change_stays",
@@ -712,15 +854,19 @@ NATURAL_BREAKS: dict[tuple[str, str], str] = {
 
 THREAT_BREAKS: dict[str, str] = {
     "one_prepare_per_view": "forged_prepare",
-    "commit_has_prepare_certificate": "forged_commit",
+    "commit_is_held_or_decided": "forged_commit",
+    "held_certificate_is_genuine": "forged_prepared_certificate",
     "prepare_certificate_has_quorum": "lost_prepares",
     "execution_has_commit_certificate": "forged_commit_certificate",
     "commit_certificate_has_quorum": "lost_commits",
     "prepare_blocks_lower_views": "forged_prepare",
-    "blocked_has_quorum": "forged_commit",
-    "view_change_reports_commits": "forged_commit",
+    "blocked_has_quorum": "forged_prepared_certificate",
+    "view_change_reports_held_certificates": "forged_view_change",
     "reports_are_certificates": "forged_report",
     "view_change_leaves_lower_views": "forged_view_change",
+    "decision_blocks_other_held_certificates": "forged_prepared_certificate",
+    "decision_has_held_quorum": "lost_held_certificates",
+    "execution_is_anchored": "forged_commit_certificate",
 }
 """Otherwise: a broken threat model (forged signatures, lost messages) breaks the
 conjunct in every action, the ones that do not touch its relations included."""
