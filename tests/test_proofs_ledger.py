@@ -16,7 +16,7 @@ import z3
 
 from checker.proofs import ledger, obligation_named
 from checker.proofs.ledger_model import COMMITTED, COMPLETED, LOCKED, MUTANTS, OK, PENDING, TRANSITIONS
-from checker.proofs.obligation import Obligation, Result, Status, prove, solver
+from checker.proofs.obligation import Result, Status, prove, solver
 from spec.codes import ResultCode
 from spec.constants import MAX_REPUTATION_BP, MAX_SUPPLY
 
@@ -25,14 +25,10 @@ BROKEN = ledger.broken_variants()
 INVARIANT = {invariant.name: invariant for invariant in ledger.INVARIANTS}
 
 
-def by_name(variant: str | None, name: str) -> Obligation:
-    return obligation_named(name, variant)
-
-
 @cache
 def proved(variant: str | None, name: str) -> Result:
     """Shared between tests, so that each obligation is proven once per run."""
-    return prove(by_name(variant, name))
+    return prove(obligation_named(name, variant))
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 import z3
 
 from checker.proofs import obligation_named, pbft
-from checker.proofs.obligation import Obligation, Result, Status, check, prove, smallest_model, solver, universe
+from checker.proofs.obligation import Result, Status, check, prove, smallest_model, solver, universe
 
 NAMES = [o.name for o in pbft.obligations()]
 BROKEN = pbft.broken_variants()
@@ -24,14 +24,10 @@ CONJUNCT = {c.name: c for c in pbft.CONJUNCTS}
 ACTION = {a.name: a for a in pbft.ACTIONS}
 
 
-def by_name(variant: str | None, name: str) -> Obligation:
-    return obligation_named(name, variant)
-
-
 @cache
 def proved(variant: str | None, name: str) -> Result:
     """Shared between tests, so that each obligation is proven once per run."""
-    return prove(by_name(variant, name))
+    return prove(obligation_named(name, variant))
 
 
 # --- counterexamples, read back into plain Python -------------------------------------------------------
@@ -303,7 +299,7 @@ def test_the_agreement_counterexample_has_two_executions_and_quorums_meeting_in_
 def test_the_agreement_counterexample_needs_two_replicas() -> None:
     """`smallest_model` found the least: with a single replica (which must be correct,
     to execute) the broken axiom is the true one and agreement holds."""
-    obligation = by_name("quorums_share_any_replica", "pbft.agreement")
+    obligation = obligation_named("pbft.agreement", "quorums_share_any_replica")
     only, x = z3.Const("only", pbft.Node), z3.Const("x", pbft.Node)
     s = solver(60)
     s.add(*obligation.hypotheses(), z3.Not(obligation.goal()), z3.ForAll([x], x == only))
@@ -433,7 +429,7 @@ def test_above_an_execution_on_re_votes_but_below_the_decision_another_digest_ma
 # --- decidability ------------------------------------------------------------------------------------------------------
 @cache
 def edges_of(name: str) -> frozenset[tuple[str, str]]:
-    obligation = by_name(None, name)
+    obligation = obligation_named(name, None)
     return frozenset(pbft.quantifier_edges(obligation.hypotheses() + [z3.Not(obligation.goal())]))
 
 

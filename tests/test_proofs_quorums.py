@@ -9,7 +9,7 @@ import pytest
 import z3
 
 from checker.proofs import obligation_named, quorums
-from checker.proofs.obligation import Obligation, Result, Status, prove
+from checker.proofs.obligation import Result, Status, prove
 from spec.pbft import fault_tolerance, quorum_size
 
 FAILS_UNDER: dict[str, set[str]] = {
@@ -31,12 +31,8 @@ FAILS_UNDER: dict[str, set[str]] = {
 that a variant that silently stops breaking anything, or breaks too much, shows."""
 
 
-def by_name(variant: str | None, name: str) -> Obligation:
-    return obligation_named(name, variant)
-
-
 def proved(variant: str | None, name: str) -> Result:
-    return prove(by_name(variant, name))
+    return prove(obligation_named(name, variant))
 
 
 # --- proven, and broken by its variant ----------------------------------------------------------------
@@ -120,7 +116,7 @@ def test_the_two_f_plus_one_counterexample_is_a_real_configuration() -> None:
 def test_two_f_plus_one_at_n5_f1_meets_only_in_the_faulty_replica() -> None:
     """The story of the consensus page: N = 5, f = 1, quorums of 3 meet in one replica,
     and it may be the faulty one; the spec's quorum of 4 cannot."""
-    obligation = by_name("two_f_plus_one", "quorums.two_quorums_share_a_correct_replica")
+    obligation = obligation_named("quorums.two_quorums_share_a_correct_replica", "two_f_plus_one")
     s = z3.Solver()
     s.add(*obligation.hypotheses(), z3.Int("N") == 5, z3.Int("f") == 1, z3.Not(obligation.goal()))
     assert s.check() == z3.sat
@@ -128,7 +124,7 @@ def test_two_f_plus_one_at_n5_f1_meets_only_in_the_faulty_replica() -> None:
     assert model.eval(z3.Int("in_Q1_Q2_faulty")).as_long() == 1
     assert model.eval(z3.Int("in_Q1_Q2_correct")).as_long() == 0
 
-    safe = by_name(None, "quorums.two_quorums_share_a_correct_replica")
+    safe = obligation_named("quorums.two_quorums_share_a_correct_replica", None)
     s = z3.Solver()
     s.add(*safe.hypotheses(), z3.Int("N") == 5, z3.Int("f") == 1, z3.Not(safe.goal()))
     assert s.check() == z3.unsat
