@@ -486,25 +486,39 @@ def new_view_justifies(pre: State, p: dict[str, z3.ExprRef], variant: str | None
     return z3.Or(v == v0, z3.And(quorum_moved, choice))
 
 
-def prepare_step(pre: State, variant: str | None) -> Step:
-    ps = [
-        parameter("prepare", "n", Node, "the correct replica"),
-        parameter("prepare", "v", View),
-        parameter("prepare", "s", Seq),
-        parameter("prepare", "d", Digest),
-        parameter("prepare", "q", Quorum, "the NEW-VIEW's quorum of VIEW-CHANGEs for v"),
-        parameter("prepare", "best", Node, "the member reporting the highest-view certificate for s"),
-        parameter("prepare", "best_view", View, "the view that certificate was formed in"),
+def new_view_parameters(step_name: str) -> list[Parameter]:
+    """A prepare's parameters, the NEW-VIEW that justifies it above the first view included."""
+    return [
+        parameter(step_name, "n", Node, "the correct replica"),
+        parameter(step_name, "v", View, "the view"),
+        parameter(step_name, "s", Seq),
+        parameter(step_name, "d", Digest),
+        parameter(step_name, "q", Quorum, "the NEW-VIEW's quorum of VIEW-CHANGEs for v"),
+        parameter(step_name, "best", Node, "the member reporting the highest-view certificate for s"),
+        parameter(step_name, "best_view", View, "the view that certificate was formed in"),
     ]
+
+
+def first_prepare(pre: State, n: z3.ExprRef, v: z3.ExprRef, sq: z3.ExprRef) -> z3.BoolRef:
+    """n has prepared no digest at s in view v yet."""
+    other = fresh(Digest, "d")
+    return z3.ForAll([other], z3.Not(pre["prepare"](n, v, sq, other)))
+
+
+def blocks_lower_views(v: z3.ExprRef, sq: z3.ExprRef, d: z3.ExprRef) -> Added:
+    """The ghost a prepare of d at s in view v adds: every other digest is blocked at s
+    in every lower view."""
+    return lambda x, y, z: z3.And(lt(x, v), y == sq, z != d)
+
+
+def prepare_step(pre: State, variant: str | None) -> Step:
+    ps = new_view_parameters("prepare")
     p = {x.label: x.term for x in ps}
     n, v, sq, d = p["n"], p["v"], p["s"], p["d"]
     guard = [correct(n), not_left(pre, n, v), new_view_justifies(pre, p, variant)]
     if variant != "prepare_twice":
-        other = fresh(Digest, "d")
-        guard.append(z3.ForAll([other], z3.Not(pre["prepare"](n, v, sq, other))))
-    # The ghost: every other digest is blocked at s in every lower view.
-    blocks: Added = lambda x, y, z: z3.And(lt(x, v), y == sq, z != d)  # noqa: E731
-    return Step(ps, guard, {"prepare": only(n, v, sq, d), "blocked": blocks})
+        guard.append(first_prepare(pre, n, v, sq))
+    return Step(ps, guard, {"prepare": only(n, v, sq, d), "blocked": blocks_lower_views(v, sq, d)})
 
 
 def commit_step(pre: State, variant: str | None) -> Step:
@@ -534,31 +548,18 @@ def revote_step(pre: State, variant: str | None) -> Step:
     commit certificate of that view, in the normal case or in catch-up) sends PREPARE
     and COMMIT for it in v at once, without a quorum of PREPAREs in v. It keeps no
     prepared certificate for (v, s, d): `state.prepared` is not updated."""
-    ps = [
-        parameter("revote", "n", Node, "the correct replica"),
-        parameter("revote", "v", View, "the view of the NEW-VIEW"),
-        parameter("revote", "s", Seq),
-        parameter("revote", "d", Digest),
-        parameter("revote", "q", Quorum, "the NEW-VIEW's quorum of VIEW-CHANGEs for v"),
-        parameter("revote", "best", Node, "the member reporting the highest-view certificate for s"),
-        parameter("revote", "best_view", View, "the view that certificate was formed in"),
+    ps = new_view_parameters("revote") + [
         parameter("revote", "executed_view", View, "the view of the commit certificate n executed d at s on"),
     ]
     p = {x.label: x.term for x in ps}
     n, v, sq, d = p["n"], p["v"], p["s"], p["d"]
-    other = fresh(Digest, "d")
-    guard = [
-        correct(n),
-        not_left(pre, n, v),
-        z3.ForAll([other], z3.Not(pre["prepare"](n, v, sq, other))),
-    ]
+    guard = [correct(n), not_left(pre, n, v), first_prepare(pre, n, v, sq)]
     if variant != "revote_without_new_view":
         # Only a NEW-VIEW re-proposes, and only above the first view.
         guard += [lt(v0, v), new_view_justifies(pre, p, variant)]
     if variant != "revote_without_execution":
         guard.append(pre["committed_at"](n, p["executed_view"], sq, d))
-    blocks: Added = lambda x, y, z: z3.And(lt(x, v), y == sq, z != d)  # noqa: E731
-    adds: dict[str, Added] = {"prepare": only(n, v, sq, d), "blocked": blocks, "commit": only(n, v, sq, d)}
+    adds = {"prepare": only(n, v, sq, d), "blocked": blocks_lower_views(v, sq, d), "commit": only(n, v, sq, d)}
     if variant == "revote_keeps_certificate":
         adds["holds"] = only(n, v, sq, d)
     return Step(ps, guard, adds)
