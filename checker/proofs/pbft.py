@@ -521,14 +521,19 @@ def prepare_step(pre: State, variant: str | None) -> Step:
     return Step(ps, guard, {"prepare": only(n, v, sq, d), "blocked": blocks_lower_views(v, sq, d)})
 
 
-def commit_step(pre: State, variant: str | None) -> Step:
-    ps = [
-        parameter("commit", "n", Node, "the correct replica"),
-        parameter("commit", "v", View),
-        parameter("commit", "s", Seq),
-        parameter("commit", "d", Digest),
-        parameter("commit", "q", Quorum, "the quorum whose PREPAREs make the prepared certificate"),
+def quorum_step_parameters(step_name: str, quorum_meaning: str) -> list[Parameter]:
+    """The parameters of a step a correct replica takes on a quorum of votes for d at s in v."""
+    return [
+        parameter(step_name, "n", Node, "the correct replica"),
+        parameter(step_name, "v", View),
+        parameter(step_name, "s", Seq),
+        parameter(step_name, "d", Digest),
+        parameter(step_name, "q", Quorum, quorum_meaning),
     ]
+
+
+def commit_step(pre: State, variant: str | None) -> Step:
+    ps = quorum_step_parameters("commit", "the quorum whose PREPAREs make the prepared certificate")
     p = {x.label: x.term for x in ps}
     n, v, sq, d, q = p["n"], p["v"], p["s"], p["d"], p["q"]
     guard = [correct(n)]
@@ -566,13 +571,7 @@ def revote_step(pre: State, variant: str | None) -> Step:
 
 
 def execute_step(pre: State, variant: str | None) -> Step:
-    ps = [
-        parameter("execute", "n", Node, "the correct replica"),
-        parameter("execute", "v", View),
-        parameter("execute", "s", Seq),
-        parameter("execute", "d", Digest),
-        parameter("execute", "q", Quorum, "the quorum whose COMMITs make the commit certificate"),
-    ]
+    ps = quorum_step_parameters("execute", "the quorum whose COMMITs make the commit certificate")
     p = {x.label: x.term for x in ps}
     n, v, sq, d, q = p["n"], p["v"], p["s"], p["d"], p["q"]
     guard = [correct(n)]
