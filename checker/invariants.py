@@ -85,7 +85,7 @@ class ChainChecks:
             violations = check_step(chain, pre, block, receipt, post)
             if violations:
                 first = violations[0]
-                return Finding("ledger", f"block {height}: {first.invariant}: {first.detail}")
+                return Finding("ledger", f"block {height}: {first.invariant}: {first.message}")
             self.states[prefix] = post
         return None
 

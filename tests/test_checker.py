@@ -158,3 +158,18 @@ def test_bad_config_is_refused_with_a_precise_error(tmp_path: Path, file_name: s
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_ledger_invariant_violation_is_reported_as_a_ledger_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Negative control of the checker's ledger check: with `check_step` reporting a
+    violation on every block, the first executed block is a `ledger` finding that
+    names the invariant and its message (not a crash)."""
+    import checker.invariants
+    from spec.invariants import Violation
+
+    monkeypatch.setattr(checker.invariants, "check_step", lambda *args: [Violation("conservation", "supply moved")])
+    config = dataclasses.replace(load_config(CONFIGS / "n4f1.toml"), max_view=1, byzantine_messages=0)
+    outcome = explore(config)
+    assert outcome.finding is not None
+    assert outcome.finding.property == "ledger"
+    assert "conservation: supply moved" in outcome.finding.detail
