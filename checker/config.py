@@ -40,7 +40,9 @@ WITNESSES = (
 """Reachability witnesses: each names a deliberately false property ("this never
 happens"), so a counterexample shows the model reaches it."""
 
-BYZANTINE_BLOCKS = ("proposal", "empty", "future_timestamp")
+BYZANTINE_BLOCKS: tuple[Literal["proposal", "empty", "future_timestamp", "bad_root"], ...] = (
+    "proposal", "empty", "future_timestamp",
+)
 """The default block families; `bad_root` may be added."""
 
 

@@ -216,11 +216,11 @@ def model_value(model: z3.ModelRef, term: z3.ExprRef) -> str:
 def model_int(model: z3.ModelRef, term: z3.ArithRef) -> int:
     value = model.eval(term, model_completion=True)
     assert isinstance(value, z3.IntNumRef), f"{term} is not an integer in the model: {value}"
-    return value.as_long()
+    return int(value.as_long())
 
 
 def model_bool(model: z3.ModelRef, term: z3.BoolRef) -> bool:
-    return z3.is_true(model.eval(term, model_completion=True))
+    return bool(z3.is_true(model.eval(term, model_completion=True)))
 
 
 def universe(model: z3.ModelRef, sort: z3.SortRef) -> list[z3.ExprRef]:
