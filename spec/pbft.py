@@ -248,7 +248,12 @@ class Timer(StrEnum):
     VIEW_CHANGE = "VIEW_CHANGE"
     """Requests are waiting and the view made no progress: move to the next view."""
     FETCH = "FETCH"
-    """The replica may be behind: ask the others for the next block."""
+    """The replica may be behind: ask the others for the next block. It asks when it
+    knows a higher height exists (checkpoint votes told it), and whenever its view
+    change is waiting: a replica that missed the last commits of a group that then
+    went idle hears nothing more, times out on its pending requests, and can only
+    learn it is behind by asking. Only a quorum's commit certificate makes a reply
+    count."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,7 +488,7 @@ def maybe_propose(config: ConsensusConfig, state: ReplicaState, apply: BlockAppl
     if not state.active or not is_primary(config, state) or state.slot is not None:
         return state, ()
     height = state.height + 1
-    if height > state.stable.height + config.watermark_window or state.known_height >= height:
+    if state.known_height >= height:
         return state, ()
     txs = block_transactions(config, state.pending)
     if len(txs) == 0:
@@ -528,7 +533,7 @@ def accept_pre_prepare(
     this replica may prepare. `announce`: the primary broadcasts a fresh proposal."""
     if state.slot is not None or pre_prepare.height != state.height + 1:
         return state, ()
-    if pre_prepare.height > state.stable.height + config.watermark_window:
+    if not within_watermarks(config, state, pre_prepare.height):
         return state, ()
     if not proposal_is_acceptable(config, state, pre_prepare, apply):
         return state, ()
@@ -541,6 +546,13 @@ def accept_pre_prepare(
     slot = Slot(pre_prepare, frozenset({primary, state.replica}), frozenset())
     state, more = after_prepare_vote(config, replace(state, slot=slot), apply)
     return state, outputs + more
+
+
+def within_watermarks(config: ConsensusConfig, state: ReplicaState, height: int) -> bool:
+    """A replica agrees only on heights above its stable checkpoint (below it the
+    height is decided, and a certificate there would make its VIEW-CHANGEs invalid)
+    and at most `watermark_window` above it."""
+    return state.stable.height < height <= state.stable.height + config.watermark_window
 
 
 def is_prepared(config: ConsensusConfig, slot: Slot) -> bool:
@@ -576,7 +588,8 @@ def after_prepare_vote(config: ConsensusConfig, state: ReplicaState, apply: Bloc
 def record_prepared(
     prepared: tuple[PreparedCertificate, ...], certificate: PreparedCertificate
 ) -> tuple[PreparedCertificate, ...]:
-    """Keep one certificate per height: the one from the highest view."""
+    """Keep one certificate per height: the newest, which is the one from the highest
+    view (a replica prepares in rising views)."""
     height = certificate.pre_prepare.height
     kept: list[PreparedCertificate] = []
     for existing in prepared:
@@ -686,9 +699,14 @@ def checkpoint_order(vote: Checkpoint) -> tuple[int, str, int]:
 
 
 def adopt_stable_checkpoint(state: ReplicaState, stable: CheckpointCertificate) -> ReplicaState:
-    """Move the low watermark up and forget what it makes unnecessary."""
+    """Move the low watermark up and forget what it makes unnecessary: votes and
+    prepared certificates at or below it, and an open slot there (that height is
+    decided; this replica fetches it)."""
     if stable.height <= state.stable.height:
         return state
+    slot = state.slot
+    if slot is not None and slot.pre_prepare.height <= stable.height:
+        slot = None
     votes: list[Checkpoint] = []
     for vote in state.checkpoint_votes:
         if vote.height > stable.height:
@@ -700,6 +718,7 @@ def adopt_stable_checkpoint(state: ReplicaState, stable: CheckpointCertificate) 
     return replace(
         state,
         stable=stable,
+        slot=slot,
         checkpoint_votes=tuple(votes),
         prepared=tuple(prepared),
         known_height=max(state.known_height, stable.height),
@@ -711,7 +730,7 @@ def on_timer(config: ConsensusConfig, state: ReplicaState, event: TimerFired, ap
     if event.now_ms > state.clock_ms:
         state = replace(state, clock_ms=event.now_ms)
     if event.timer == Timer.FETCH:
-        if state.known_height > state.height:
+        if state.known_height > state.height or not state.active:
             return state, (BlockRequest(state.height + 1, state.replica),)
         return state, ()
     if not state.active:
@@ -854,7 +873,8 @@ def new_view_proposals(
 ) -> tuple[CheckpointCertificate, tuple[PrePrepare, ...]]:
     """What a NEW-VIEW must carry, computed from its view changes.
 
-    The checkpoint is the highest stable one among them. Above it, each height is
+    The checkpoint is the highest stable one among them (any of its certificates:
+    see `same_checkpoint`). Above it, each height is
     re-proposed with the block of its prepared certificate from the highest view,
     unchanged, up to the first height no certificate covers."""
     checkpoint = genesis_checkpoint(config)
@@ -897,6 +917,14 @@ def maybe_send_new_view(config: ConsensusConfig, state: ReplicaState, apply: Blo
     return state, (message,) + more
 
 
+def same_checkpoint(first: CheckpointCertificate, second: CheckpointCertificate) -> bool:
+    """Two stable checkpoints say the same thing when height and root agree: which
+    quorum signed is not part of it. (Several view changes may carry certificates
+    for one checkpoint with different signers; which one a NEW-VIEW carries must not
+    matter, or its validity would depend on the order of its view changes.)"""
+    return first.height == second.height and first.state_root == second.state_root
+
+
 def new_view_is_valid(config: ConsensusConfig, message: NewView) -> bool:
     if message.sender != primary_of(message.view, config.n):
         return False
@@ -910,7 +938,9 @@ def new_view_is_valid(config: ConsensusConfig, message: NewView) -> bool:
     if len(senders) < config.quorum:
         return False
     checkpoint, proposals = new_view_proposals(config, message.view, message.view_changes)
-    if checkpoint != message.checkpoint or proposals != message.proposals:
+    if not same_checkpoint(checkpoint, message.checkpoint) or proposals != message.proposals:
+        return False
+    if not checkpoint_certificate_is_valid(config, message.checkpoint):
         return False
     for index in range(len(proposals)):
         if proposals[index].block != message.proposals[index].block:

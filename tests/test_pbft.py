@@ -392,8 +392,8 @@ def test_timestamp_rule(timestamp: int, prepared: bool) -> None:
 def test_the_skew_bound_follows_the_backups_clock() -> None:
     late = CLOCK + MAX_CLOCK_SKEW_MS + 1
     pre_prepare = proposal(block_on(GENESIS_LEDGER, REQUEST.transactions, late))
-    state, outputs = fire(CONFIG, backup(), Timer.FETCH, now_ms=CLOCK + 1)
-    assert outputs == () and state.clock_ms == CLOCK + 1
+    state, _ = fire(CONFIG, backup(), Timer.FETCH, now_ms=CLOCK + 1)
+    assert state.clock_ms == CLOCK + 1
     assert prepares_it(CONFIG, state, pre_prepare)
     earlier, _ = fire(CONFIG, state, Timer.FETCH, now_ms=T0)
     assert earlier.clock_ms == CLOCK + 1, "a replica's clock never runs backwards"
@@ -873,23 +873,57 @@ def lagging_replica_3() -> tuple[list[ReplicaState], list[Message]]:
     return states, sent
 
 
-def test_f_plus_one_matching_checkpoint_votes_show_a_replica_it_is_behind() -> None:
+def test_f_plus_one_matching_checkpoint_votes_tell_a_replica_the_height_exists() -> None:
     """Below a quorum, so no stable checkpoint; but f + 1 = 2 votes include a correct
-    replica, so the height exists and the lagging replica fetches it. One vote does not."""
+    replica, so the height exists (a primary will not propose there). One vote does not."""
     states, sent = run(CONFIG, fresh_replicas(), REQUESTS[:2], to={0}, reachable={0, 1, 2})
     votes = [vote for vote in of_type(sent, Checkpoint) if vote.sender in (0, 1)]
     lagging = states[3]
     lagging, _ = step(CONFIG, lagging, votes[0])
     assert lagging.known_height == 0
-    assert_ignored(CONFIG, lagging, TimerFired(Timer.FETCH, CLOCK))
     lagging, _ = step(CONFIG, lagging, votes[1])
     assert (lagging.stable.height, lagging.known_height) == (0, 2)
-    _, outputs = fire(CONFIG, lagging, Timer.FETCH)
-    assert outputs == (BlockRequest(1, 3),)
 
 
-def test_a_replica_that_is_not_behind_does_not_fetch() -> None:
+def test_an_active_replica_that_knows_of_no_higher_height_does_not_fetch() -> None:
     assert_ignored(CONFIG, backup(), TimerFired(Timer.FETCH, CLOCK))
+
+
+def test_a_replica_whose_view_change_waits_fetches_whatever_it_knows() -> None:
+    """A replica cannot tell it is behind a group that went idle, so while its view
+    change waits, its FETCH timer asks for the block after its own; a replica that
+    does not have it stays silent."""
+    holding, _ = step(CONFIG, backup(), REQUEST)
+    waiting, _ = fire(CONFIG, holding, Timer.VIEW_CHANGE)
+    assert not waiting.active and waiting.known_height == waiting.height == 0
+    state, outputs = fire(CONFIG, waiting, Timer.FETCH)
+    assert outputs == (BlockRequest(1, state.replica),)
+    assert state == waiting
+    assert_ignored(CONFIG, initial_replica_state(CONFIG, 2, CLOCK), outputs[0])
+
+
+def test_a_replica_that_missed_a_height_between_checkpoints_catches_up() -> None:
+    """Regression (review finding 2): three heights, a checkpoint every two. Replica 3
+    executes heights 1 and 2 with the others, then misses every message of height 3;
+    the others go idle. No checkpoint vote will ever tell it height 3 exists. It times
+    out on its pending request, and while its view change waits (alone: the others
+    have nothing pending and do not join), its FETCH timer brings it the block and
+    its commit certificate."""
+    states, _ = run(CONFIG, fresh_replicas(), REQUESTS[:2])
+    assert [state.height for state in states] == [2, 2, 2, 2]
+    states, sent = run(CONFIG, states, REQUESTS[2:3], reachable={0, 1, 2})
+    assert [state.height for state in states] == [3, 3, 3, 2]
+    assert of_type(sent, Checkpoint) == [], "height 3 is no checkpoint"
+    assert states[3].known_height == 2, "nothing told replica 3 about height 3"
+    assert_ignored(CONFIG, states[3], TimerFired(Timer.FETCH, CLOCK))
+    states[3], view_changes = fire(CONFIG, states[3], Timer.VIEW_CHANGE)
+    states, _ = deliver_all(CONFIG, states, view_changes)
+    assert [state.view for state in states] == [0, 0, 0, 1], "one view change is not enough to join"
+    states[3], outputs = fire(CONFIG, states[3], Timer.FETCH)
+    assert outputs == (BlockRequest(3, 3),)
+    states, _ = deliver_all(CONFIG, states, outputs)
+    assert states[3].executed == states[0].executed
+    assert state_root(states[3].ledger) == state_root(states[0].ledger)
 
 
 def test_a_lagging_replica_fetches_and_executes_committed_blocks() -> None:
@@ -1055,3 +1089,110 @@ def test_cached_hash_covers_every_compared_field(cls: type) -> None:
     assert compared, cls
     for name in compared:
         assert f"self.{name}" in source, f"{cls.__name__}.__hash__ leaves out {name}"
+
+
+# === regressions of the review's findings ==========================================================================
+EVERY_HEIGHT = make_config(checkpoint_interval=1)
+"""A checkpoint at every height, so a stable checkpoint can overtake a replica's slot."""
+
+
+def left_behind_at_height_1() -> tuple[list[ReplicaState], list[Message], list[Message]]:
+    """Every replica holds REQUEST; replicas 0, 1 and 2 execute it without replica 3.
+    Returns the states, the primary's first outputs and everything 0..2 sent."""
+    states, outputs = submit(EVERY_HEIGHT, fresh_replicas(EVERY_HEIGHT), REQUEST)
+    states, sent = deliver_all(EVERY_HEIGHT, states, outputs, reachable={0, 1, 2})
+    assert [state.height for state in states] == [1, 1, 1, 0]
+    return states, outputs, sent
+
+
+def adopt_checkpoint_votes(state: ReplicaState, sent: list[Message]) -> ReplicaState:
+    for vote in of_type(sent, Checkpoint):
+        state, _ = step(EVERY_HEIGHT, state, vote)
+    assert (state.stable.height, state.height) == (1, 0)
+    return state
+
+
+def view_change_of(state: ReplicaState) -> ViewChange:
+    _, outputs = fire(EVERY_HEIGHT, state, Timer.VIEW_CHANGE)
+    view_changes = of_type(outputs, ViewChange)
+    assert len(view_changes) == 1
+    return view_changes[0]
+
+
+def test_a_stable_checkpoint_that_overtakes_an_open_slot_closes_it() -> None:
+    """Regression (review finding 1, path A): replica 3 has prepared height 1 when a
+    quorum's checkpoint votes make height 1 stable; the prepares that arrive after
+    must not give it a prepared certificate at or below its stable checkpoint, which
+    would make every VIEW-CHANGE it sends invalid."""
+    states, outputs, sent = left_behind_at_height_1()
+    replica, answer = step(EVERY_HEIGHT, states[3], of_type(outputs, PrePrepare)[0])
+    assert replica.slot is not None and of_type(answer, Prepare)
+    replica = adopt_checkpoint_votes(replica, sent)
+    assert replica.slot is None, "height 1 is decided: the replica fetches it instead"
+    for prepare in of_type(sent, Prepare):
+        replica, _ = step(EVERY_HEIGHT, replica, prepare)
+    assert replica.prepared == ()
+    assert pbft.view_change_is_valid(EVERY_HEIGHT, view_change_of(replica))
+
+
+def test_a_proposal_at_or_below_the_stable_checkpoint_is_not_prepared() -> None:
+    """Regression (review finding 1, path B): a NEW-VIEW whose checkpoint is lower than
+    replica 3's own re-proposes height 1, which replica 3's stable checkpoint already
+    covers. It does not prepare it, and its next VIEW-CHANGE stays valid."""
+    states, outputs, sent = left_behind_at_height_1()
+    replica = adopt_checkpoint_votes(states[3], sent)
+    pre_prepare = of_type(outputs, PrePrepare)[0]
+    certificate = PreparedCertificate(pre_prepare, frozenset({0, 1, 2}))
+    genesis = genesis_checkpoint(EVERY_HEIGHT)
+    view_changes = tuple(ViewChange(1, genesis, (certificate,), sender) for sender in (0, 1, 2))
+    checkpoint, proposals = new_view_proposals(EVERY_HEIGHT, 1, view_changes)
+    assert checkpoint == genesis and [p.height for p in proposals] == [1]
+    new_view = NewView(1, view_changes, checkpoint, proposals, 1)
+    assert pbft.new_view_is_valid(EVERY_HEIGHT, new_view)
+    replica, answer = step(EVERY_HEIGHT, replica, new_view)
+    assert (replica.view, replica.active) == (1, True)
+    assert of_type(answer, Prepare) == [] and replica.slot is None
+    assert pbft.view_change_is_valid(EVERY_HEIGHT, view_change_of(replica))
+
+
+def test_a_primary_does_not_propose_at_or_below_its_stable_checkpoint() -> None:
+    """The lower watermark binds the primary too (`within_watermarks`)."""
+    states, _, sent = left_behind_at_height_1()
+    assert not pbft.within_watermarks(EVERY_HEIGHT, adopt_checkpoint_votes(states[3], sent), 1)
+    assert pbft.within_watermarks(EVERY_HEIGHT, states[3], 1)
+
+
+def checkpoint_signed_by(signers: Iterable[int], height: int = 2, root: str = ROOT_A) -> CheckpointCertificate:
+    return CheckpointCertificate(height, root, frozenset(signers))
+
+
+def test_which_certificate_of_one_checkpoint_a_new_view_carries_does_not_matter() -> None:
+    """Regression (review finding 3): two view changes carry certificates for one
+    checkpoint with different signers. The NEW-VIEW is valid whichever it carries and
+    in whatever order it lists its view changes, so renaming replicas (the checker's
+    symmetry reduction) cannot turn a valid NEW-VIEW into an invalid one."""
+    first, second = checkpoint_signed_by({0, 1, 2}), checkpoint_signed_by({0, 1, 3})
+    view_changes = (
+        ViewChange(1, first, (), 1),
+        ViewChange(1, first, (), 2),
+        ViewChange(1, second, (), 3),
+    )
+    for ordered in (view_changes, tuple(reversed(view_changes))):
+        for carried in (first, second):
+            assert pbft.new_view_is_valid(EVERY_HEIGHT, NewView(1, ordered, carried, (), 1))
+
+
+@pytest.mark.parametrize(
+    "carried",
+    [
+        checkpoint_signed_by({0, 1, 2}, height=1),
+        checkpoint_signed_by({0, 1, 2}, root=ROOT_B),
+        checkpoint_signed_by({0, 1}),
+        checkpoint_signed_by({0, 1, 4}),
+    ],
+    ids=["another height", "another root", "too few signers", "a signer that is no replica"],
+)
+def test_a_new_view_must_carry_a_valid_certificate_of_the_chosen_checkpoint(carried: CheckpointCertificate) -> None:
+    view_changes = tuple(ViewChange(1, checkpoint_signed_by({0, 1, 2}), (), sender) for sender in (1, 2, 3))
+    assert pbft.new_view_is_valid(EVERY_HEIGHT, NewView(1, view_changes, checkpoint_signed_by({1, 2, 3}), (), 1))
+    assert not pbft.new_view_is_valid(EVERY_HEIGHT, NewView(1, view_changes, carried, (), 1))
