@@ -1,0 +1,899 @@
+"""Review of the PBFT replica (`spec.pbft`): tests for what a mutation run found unpinned.
+
+Each section pins one rule, at the function that decides it and through `step`.
+Most end with negative controls: the rule broken the way a plausible bug would
+break it (monkeypatched into `spec.pbft` for that one test), and the section's
+checks seen to fail. The group is the one of tests/test_pbft.py (N = 4, f = 1,
+quorum 3), driven with its helpers.
+"""
+
+import dataclasses
+import itertools
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from builders import (
+    ALICE,
+    ATP,
+    BOB,
+    DAVE,
+    ERIN,
+    SPROUT,
+    THOR,
+    balance_set,
+    commit,
+    lock,
+    pair,
+    proof,
+    reputation,
+    rollback,
+)
+from test_pbft import (
+    CLOCK,
+    CONFIG,
+    GENESIS_LEDGER,
+    REQUEST,
+    REQUESTS,
+    ROOT_A,
+    assert_ignored,
+    block_on,
+    deliver_all,
+    dropping,
+    fire,
+    fresh_replicas,
+    make_config,
+    of_type,
+    prepares_it,
+    proposal,
+    run,
+    submit,
+)
+
+import spec.pbft as pbft
+from spec.codes import ResultCode
+from spec.encoding import block_hash, state_root, transaction_hash
+from spec.ledger import apply_block
+from spec.pbft import (
+    BlockRequest,
+    BlockResponse,
+    Checkpoint,
+    CheckpointCertificate,
+    ClientRequest,
+    Commit,
+    CommitCertificate,
+    Message,
+    NewView,
+    PreparedCertificate,
+    PrePrepare,
+    ReplicaState,
+    Slot,
+    Timer,
+    ViewChange,
+    genesis_checkpoint,
+    initial_replica_state,
+    primary_of,
+)
+from spec.state import LedgerState, copy_state
+from spec.types import AnyTransaction, Block
+
+GENESIS_CHECKPOINT = genesis_checkpoint(CONFIG)
+N = CONFIG.n
+
+
+# === a chain of blocks, and certificates for them, built by hand =======================================
+def consecutive_blocks(count: int) -> tuple[list[Block], list[LedgerState]]:
+    """`count` valid blocks, one request each, each on the ledger the previous one
+    produced; and the ledger after each."""
+    blocks: list[Block] = []
+    ledgers: list[LedgerState] = []
+    ledger = GENESIS_LEDGER
+    for index in range(count):
+        block = block_on(ledger, REQUESTS[index].transactions)
+        ledger, receipt = apply_block(CONFIG.chain, ledger, block)
+        assert receipt.code == ResultCode.OK
+        blocks.append(block)
+        ledgers.append(ledger)
+    return blocks, ledgers
+
+
+BLOCKS, LEDGERS = consecutive_blocks(4)
+DIGESTS = [block_hash(block.header) for block in BLOCKS]
+
+
+def at_height(height: int) -> Block:
+    return BLOCKS[height - 1]
+
+
+def certificate(block: Block, view: int = 0, prepares: frozenset[int] | None = None) -> PreparedCertificate:
+    """A prepared certificate for `block` in `view`: its primary and the next two replicas."""
+    primary = primary_of(view, N)
+    if prepares is None:
+        prepares = frozenset({primary, (primary + 1) % N, (primary + 2) % N})
+    pre_prepare = PrePrepare(view, block.header.height, block_hash(block.header), block, primary)
+    return PreparedCertificate(pre_prepare, prepares)
+
+
+STABLE_AT_2 = CheckpointCertificate(2, state_root(LEDGERS[1]), frozenset({0, 1, 2}))
+"""A stable checkpoint after the second block, signed by a quorum."""
+
+
+# === 1. NEW-VIEW validity ===========================================================================
+VIEW_CHANGES_TO_1 = tuple(
+    ViewChange(1, STABLE_AT_2, (certificate(at_height(3)), certificate(at_height(4))), sender) for sender in (0, 2, 3)
+)
+"""A quorum of view changes for view 1 (whose primary is replica 1): each carries
+the checkpoint at 2 and prepared certificates at heights 3 and 4."""
+
+NEW_VIEW_1 = NewView(
+    1, VIEW_CHANGES_TO_1, STABLE_AT_2, (proposal(at_height(3), view=1), proposal(at_height(4), view=1)), 1
+)
+"""The NEW-VIEW those view changes call for, written out by hand."""
+
+OTHER_BLOCK_AT_3 = block_on(LEDGERS[1], REQUESTS[4].transactions)
+
+
+def receiver() -> ReplicaState:
+    """Replica 2, fresh: in view 0, at height 0, stable at genesis. It takes a valid
+    NEW-VIEW for any later view."""
+    return initial_replica_state(CONFIG, 2, CLOCK)
+
+
+def tampered_new_views() -> dict[str, NewView]:
+    """NEW-VIEWs a faulty primary might send instead of NEW_VIEW_1. Each differs
+    from it in one respect; where the proposals still follow from the altered
+    view changes, only the named check can reject it."""
+    vc0, vc2, vc3 = VIEW_CHANGES_TO_1
+    first, second = NEW_VIEW_1.proposals
+    weak_certificate = replace(vc0.prepared[0], prepares=frozenset({0, 1}))
+    return {
+        # the view changes
+        "a view change for another view": replace(NEW_VIEW_1, view_changes=(vc0, vc2, replace(vc3, new_view=2))),
+        "a view change for another view beside a quorum": replace(
+            NEW_VIEW_1, view_changes=(vc0, vc2, vc3, replace(vc3, new_view=2, sender=1))
+        ),
+        "a sender counted twice": replace(NEW_VIEW_1, view_changes=(vc0, vc2, vc2)),
+        "a second view change from one sender beside a quorum": replace(
+            NEW_VIEW_1, view_changes=(vc0, vc2, vc3, replace(vc3, prepared=()))
+        ),
+        "fewer than a quorum of view changes": replace(NEW_VIEW_1, view_changes=(vc0, vc2)),
+        "an invalid view change": replace(
+            NEW_VIEW_1, view_changes=(replace(vc0, prepared=(weak_certificate, vc0.prepared[1])), vc2, vc3)
+        ),
+        # the proposals
+        "another block re-proposed": replace(NEW_VIEW_1, proposals=(proposal(OTHER_BLOCK_AT_3, view=1), second)),
+        "the last re-proposal dropped": replace(NEW_VIEW_1, proposals=(first,)),
+        "no re-proposals": replace(NEW_VIEW_1, proposals=()),
+        "a proposal added": replace(
+            NEW_VIEW_1, proposals=(first, second, proposal(block_on(LEDGERS[3], REQUESTS[4].transactions), view=1))
+        ),
+        "the re-proposals swapped": replace(NEW_VIEW_1, proposals=(second, first)),
+        "a re-proposal in the old view": replace(NEW_VIEW_1, proposals=(replace(first, view=0), second)),
+        "a re-proposal from another sender": replace(NEW_VIEW_1, proposals=(replace(first, sender=2), second)),
+        # the checkpoint
+        "the genesis checkpoint": replace(NEW_VIEW_1, checkpoint=GENESIS_CHECKPOINT),
+        "a checkpoint at another height": replace(NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, height=4)),
+        "a checkpoint with another state root": replace(NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, state_root=ROOT_A)),
+        "the checkpoint signed by fewer than a quorum": replace(
+            NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, signers=frozenset({0, 1}))
+        ),
+        "the checkpoint signed by replica N": replace(
+            NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, signers=frozenset({0, 1, N}))
+        ),
+        "the checkpoint signed by replica -1": replace(
+            NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, signers=frozenset({-1, 0, 1}))
+        ),
+        # the blocks
+        "a re-proposed block that does not hash to its digest": replace(
+            NEW_VIEW_1, proposals=(replace(first, block=OTHER_BLOCK_AT_3), second)
+        ),
+        "a re-proposed block's header with other transactions": replace(
+            NEW_VIEW_1,
+            proposals=(
+                replace(first, block=Block(header=first.block.header, transactions=OTHER_BLOCK_AT_3.transactions)),
+                second,
+            ),
+        ),
+        # the sender
+        "sent by a replica that is not the primary": replace(NEW_VIEW_1, sender=2),
+    }
+
+
+TAMPERINGS = sorted(tampered_new_views())
+
+
+def test_the_genuine_new_view_is_valid_and_installed() -> None:
+    """Control for the tamperings: the NEW-VIEW they start from passes both checks."""
+    assert pbft.new_view_is_valid(CONFIG, NEW_VIEW_1)
+    state, outputs = pbft.step(CONFIG, receiver(), NEW_VIEW_1)
+    assert (state.view, state.active, state.view_proposals) == (1, True, NEW_VIEW_1.proposals)
+    assert outputs == (), "replica 2 is at height 0: nothing re-proposed is its next height"
+
+
+def test_the_fewer_than_quorum_tampering_recomputes_to_the_same_proposals() -> None:
+    """So that in that case only the quorum check can reject it."""
+    fewer = tampered_new_views()["fewer than a quorum of view changes"]
+    assert pbft.new_view_proposals(CONFIG, 1, fewer.view_changes) == (fewer.checkpoint, fewer.proposals)
+
+
+@pytest.mark.parametrize("tampering", TAMPERINGS)
+def test_a_tampered_new_view_is_invalid(tampering: str) -> None:
+    assert not pbft.new_view_is_valid(CONFIG, tampered_new_views()[tampering])
+
+
+@pytest.mark.parametrize("tampering", TAMPERINGS)
+def test_a_tampered_new_view_changes_nothing_and_sends_nothing(tampering: str) -> None:
+    assert_ignored(CONFIG, receiver(), tampered_new_views()[tampering])
+
+
+def accepted_tamperings() -> list[str]:
+    """The tampered NEW-VIEWs that `new_view_is_valid` or `step` accepts."""
+    accepted: list[str] = []
+    for name, new_view in tampered_new_views().items():
+        before = receiver()
+        after, outputs = pbft.step(CONFIG, before, new_view)
+        if pbft.new_view_is_valid(CONFIG, new_view) or after != before or outputs != ():
+            accepted.append(name)
+    return accepted
+
+
+NewViewCheck = Callable[[Any, NewView], bool]
+
+
+def valid_once_the_sender_is_right(original: NewViewCheck) -> NewViewCheck:
+    """Returns True right after the sender check."""
+    return lambda config, message: message.sender == primary_of(message.view, config.n)
+
+
+def valid_once_each_view_change_is(original: NewViewCheck) -> NewViewCheck:
+    """Checks the sender and each view change, then returns True: no quorum, no recomputation."""
+
+    def check(config: Any, message: NewView) -> bool:
+        if message.sender != primary_of(message.view, config.n):
+            return False
+        return all(pbft.view_change_is_valid(config, view_change) for view_change in message.view_changes)
+
+    return check
+
+
+def blind_to_repeated_senders(original: NewViewCheck) -> NewViewCheck:
+    """Counts only the first view change of each sender, as if the repeated-sender check were gone."""
+
+    def check(config: Any, message: NewView) -> bool:
+        first_of_each: dict[int, ViewChange] = {}
+        for view_change in message.view_changes:
+            first_of_each.setdefault(view_change.sender, view_change)
+        return original(config, replace(message, view_changes=tuple(first_of_each.values())))
+
+    return check
+
+
+def trusting_digests(original: NewViewCheck) -> NewViewCheck:
+    """Compares re-proposals by digest only, as if the block comparison were gone."""
+
+    def check(config: Any, message: NewView) -> bool:
+        _, recomputed = pbft.new_view_proposals(config, message.view, message.view_changes)
+        if recomputed == message.proposals:
+            message = replace(message, proposals=recomputed)
+        return original(config, message)
+
+    return check
+
+
+@pytest.mark.parametrize(
+    ("broken", "slips_through"),
+    [
+        (valid_once_the_sender_is_right, "a view change for another view"),
+        (valid_once_the_sender_is_right, "a sender counted twice"),
+        (valid_once_each_view_change_is, "fewer than a quorum of view changes"),
+        (valid_once_each_view_change_is, "the last re-proposal dropped"),
+        (valid_once_each_view_change_is, "a checkpoint with another state root"),
+        (blind_to_repeated_senders, "a second view change from one sender beside a quorum"),
+        (trusting_digests, "a re-proposed block that does not hash to its digest"),
+        (trusting_digests, "a re-proposed block's header with other transactions"),
+    ],
+)
+def test_negative_control_a_broken_new_view_check_lets_a_tampering_through(
+    broken: Callable[[NewViewCheck], NewViewCheck], slips_through: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert accepted_tamperings() == []
+    monkeypatch.setattr(pbft, "new_view_is_valid", broken(pbft.new_view_is_valid))
+    assert slips_through in accepted_tamperings()
+
+
+# === 2. certificate signers are replicas 0 .. N-1 ===================================================
+SIGNER_SETS: dict[str, tuple[frozenset[int], bool]] = {
+    # name: (signers, valid)
+    "a quorum of replicas": (frozenset({0, 1, 2}), True),
+    "a quorum including replica N-1": (frozenset({0, 1, N - 1}), True),
+    "quorum-1 replicas and replica N": (frozenset({0, 1, N}), False),
+    "quorum-1 replicas and replica -1": (frozenset({-1, 0, 1}), False),
+    "a quorum of replicas and replica N": (frozenset({0, 1, 2, N}), False),
+    "a quorum of replicas and replica -1": (frozenset({-1, 0, 1, 2}), False),
+}
+SIGNER_CASES = sorted(SIGNER_SETS)
+
+
+@pytest.mark.parametrize("case", SIGNER_CASES)
+def test_all_replicas_accepts_exactly_the_ids_0_to_n_minus_1(case: str) -> None:
+    signers, valid = SIGNER_SETS[case]
+    assert pbft.all_replicas(CONFIG, signers) is valid
+
+
+def prepared_certificate_signed_by(signers: frozenset[int]) -> PreparedCertificate:
+    return certificate(at_height(1), view=0, prepares=signers)
+
+
+def commit_certificate_signed_by(signers: frozenset[int]) -> CommitCertificate:
+    return CommitCertificate(0, 1, DIGESTS[0], signers)
+
+
+def checkpoint_certificate_signed_by(signers: frozenset[int]) -> CheckpointCertificate:
+    return replace(STABLE_AT_2, signers=signers)
+
+
+@pytest.mark.parametrize("case", SIGNER_CASES)
+def test_certificate_validity_follows_the_signer_ids(case: str) -> None:
+    signers, valid = SIGNER_SETS[case]
+    assert pbft.prepared_certificate_is_valid(CONFIG, prepared_certificate_signed_by(signers), 1) is valid
+    assert pbft.commit_certificate_is_valid(CONFIG, commit_certificate_signed_by(signers), at_height(1)) is valid
+    assert pbft.checkpoint_certificate_is_valid(CONFIG, checkpoint_certificate_signed_by(signers)) is valid
+
+
+def counts_view_change(message: ViewChange) -> bool:
+    """Does the primary of view 1 (replica 1, fresh) count `message`?"""
+    before = initial_replica_state(CONFIG, 1, CLOCK)
+    after, outputs = pbft.step(CONFIG, before, message)
+    counted = after.view_changes == (message,)
+    assert counted or (after == before and outputs == ())
+    return counted
+
+
+def executes_block_response(certificate: CommitCertificate) -> bool:
+    """Does a fresh replica 3 execute block 1 sent with `certificate`?"""
+    before = initial_replica_state(CONFIG, 3, CLOCK)
+    after, outputs = pbft.step(CONFIG, before, BlockResponse(at_height(1), certificate, 3, 0))
+    executed = after.executed == (DIGESTS[0],)
+    assert executed or (after == before and outputs == ())
+    return executed
+
+
+@pytest.mark.parametrize("case", SIGNER_CASES)
+def test_a_replica_uses_a_certificate_only_if_every_signer_is_a_replica(case: str) -> None:
+    """Through `step`: a view change carrying the prepared certificate or the
+    checkpoint certificate is counted, a block response with the commit
+    certificate is executed, exactly when the signers are valid."""
+    signers, valid = SIGNER_SETS[case]
+    with_prepared = ViewChange(1, GENESIS_CHECKPOINT, (prepared_certificate_signed_by(signers),), 2)
+    with_checkpoint = ViewChange(1, checkpoint_certificate_signed_by(signers), (), 2)
+    assert counts_view_change(with_prepared) is valid
+    assert counts_view_change(with_checkpoint) is valid
+    assert executes_block_response(commit_certificate_signed_by(signers)) is valid
+
+
+def signer_verdicts() -> dict[str, tuple[bool, bool, bool]]:
+    """For each signer set, whether a view change with either certificate is counted and a block response executed."""
+    verdicts: dict[str, tuple[bool, bool, bool]] = {}
+    for case, (signers, _) in SIGNER_SETS.items():
+        verdicts[case] = (
+            counts_view_change(ViewChange(1, GENESIS_CHECKPOINT, (prepared_certificate_signed_by(signers),), 2)),
+            counts_view_change(ViewChange(1, checkpoint_certificate_signed_by(signers), (), 2)),
+            executes_block_response(commit_certificate_signed_by(signers)),
+        )
+    return verdicts
+
+
+def test_negative_control_replica_n_taken_for_a_replica_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The off-by-one `replica > config.n`: a certificate with quorum-1 real signers passes."""
+    assert signer_verdicts()["quorum-1 replicas and replica N"] == (False, False, False)
+
+    def off_by_one(config: Any, replicas: frozenset[int]) -> bool:
+        return all(0 <= replica <= config.n for replica in replicas)
+
+    monkeypatch.setattr(pbft, "all_replicas", off_by_one)
+    assert signer_verdicts()["quorum-1 replicas and replica N"] == (True, True, True)
+    assert "the checkpoint signed by replica N" in accepted_tamperings()
+
+
+# === 3. NEW-VIEW proposals re-propose every consecutive prepared height ===================================
+def view_changes_carrying(*carried: tuple[PreparedCertificate, ...]) -> tuple[ViewChange, ...]:
+    """View changes for view 1 from replicas 0, 2 and 3, the first carrying
+    `carried[0]`, the next `carried[1]`, ...; the rest carry nothing."""
+    senders = (0, 2, 3)
+    prepared = list(carried) + [()] * (len(senders) - len(carried))
+    return tuple(ViewChange(1, GENESIS_CHECKPOINT, prepared[i], sender) for i, sender in enumerate(senders))
+
+
+def proposed_blocks(view_changes: tuple[ViewChange, ...]) -> list[tuple[int, Block]]:
+    """(height, block) of each proposal `new_view_proposals` computes, checking that
+    every ordering of the view changes gives the same answer."""
+    answers = {pbft.new_view_proposals(CONFIG, 1, ordering) for ordering in itertools.permutations(view_changes)}
+    assert len(answers) == 1, "the proposals depend on the order of the view changes"
+    checkpoint, proposals = answers.pop()
+    assert checkpoint == GENESIS_CHECKPOINT
+    for pre_prepare in proposals:
+        assert (pre_prepare.view, pre_prepare.sender, pre_prepare.digest) == (1, 1, block_hash(pre_prepare.block.header))
+    return [(pre_prepare.height, pre_prepare.block) for pre_prepare in proposals]
+
+
+def test_two_consecutive_prepared_heights_are_both_re_proposed() -> None:
+    carried = (certificate(at_height(1)), certificate(at_height(2)))
+    assert proposed_blocks(view_changes_carrying(carried)) == [(1, at_height(1)), (2, at_height(2))]
+
+
+def test_three_consecutive_prepared_heights_are_all_re_proposed() -> None:
+    carried = (certificate(at_height(1)), certificate(at_height(2)), certificate(at_height(3)))
+    assert proposed_blocks(view_changes_carrying(carried)) == [(h, at_height(h)) for h in (1, 2, 3)]
+
+
+def test_consecutive_heights_from_different_view_changes_are_all_re_proposed() -> None:
+    view_changes = view_changes_carrying(
+        (certificate(at_height(1)),), (certificate(at_height(2)), certificate(at_height(3)))
+    )
+    assert proposed_blocks(view_changes) == [(h, at_height(h)) for h in (1, 2, 3)]
+
+
+def test_re_proposals_stop_at_the_first_height_no_certificate_covers() -> None:
+    carried = (certificate(at_height(1)), certificate(at_height(3)))
+    assert proposed_blocks(view_changes_carrying(carried)) == [(1, at_height(1))]
+    assert proposed_blocks(view_changes_carrying((certificate(at_height(2)),))) == []
+
+
+def test_at_each_height_the_certificate_from_the_highest_view_wins() -> None:
+    """Height 2 is prepared in view 0 with one block and in view 1 with another:
+    the view-1 block is re-proposed, and heights 1 and 3 are kept around it."""
+    other_at_2 = block_on(LEDGERS[0], REQUESTS[4].transactions, proposer=SPROUT)
+    view_changes = view_changes_carrying(
+        (certificate(at_height(1)), certificate(at_height(2), view=0), certificate(at_height(3))),
+        (certificate(at_height(1)), certificate(other_at_2, view=1)),
+    )
+    view_changes = tuple(replace(vc, new_view=2) for vc in view_changes)
+    answers = {pbft.new_view_proposals(CONFIG, 2, ordering) for ordering in itertools.permutations(view_changes)}
+    assert len(answers) == 1
+    _, proposals = answers.pop()
+    assert [(p.height, p.block) for p in proposals] == [(1, at_height(1)), (2, other_at_2), (3, at_height(3))]
+
+
+def test_re_proposals_above_a_stable_checkpoint_cover_every_consecutive_height() -> None:
+    assert pbft.new_view_proposals(CONFIG, 1, VIEW_CHANGES_TO_1) == (NEW_VIEW_1.checkpoint, NEW_VIEW_1.proposals)
+
+
+def height_2_prepared_everywhere_but_committed_only_at_replica_0() -> list[ReplicaState]:
+    """Two requests at every replica; the commits for height 2 reach replica 0 only.
+    Replica 0 executes both blocks; the others execute height 1 and hold a
+    prepared certificate for height 2 (and still the one for height 1)."""
+
+    def drop(message: Message, recipient: int) -> bool:
+        return isinstance(message, Commit) and message.height == 2 and recipient != 0
+
+    states, _ = run(CONFIG, fresh_replicas(), REQUESTS[:2], drop=drop)
+    assert [state.height for state in states] == [2, 1, 1, 1]
+    return states
+
+
+def digests_executed_after_a_view_change() -> list[tuple[str, ...]]:
+    """Replicas 1, 2 and 3 time out; deliver everything; what each replica executed."""
+    states = height_2_prepared_everywhere_but_committed_only_at_replica_0()
+    outputs: list[Message] = []
+    for replica in (1, 2, 3):
+        states[replica], more = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
+        outputs.extend(more)
+    states, sent = deliver_all(CONFIG, states, outputs)
+    assert len(of_type(sent, NewView)) == 1
+    return [state.executed for state in states]
+
+
+def test_a_block_committed_at_one_replica_is_re_proposed_at_its_height_and_executed_everywhere() -> None:
+    """Agreement through a view change: replica 0 committed height 2, so the new
+    view must re-propose that very block there (a fresh block at height 2 would
+    fork replica 0 from the others)."""
+    committed = height_2_prepared_everywhere_but_committed_only_at_replica_0()[0].executed
+    assert digests_executed_after_a_view_change() == [committed] * 4
+
+
+def only_the_first_re_proposal(original: Callable[..., Any]) -> Callable[..., Any]:
+    def proposals(config: Any, view: int, view_changes: tuple[ViewChange, ...]) -> Any:
+        checkpoint, computed = original(config, view, view_changes)
+        return checkpoint, computed[:1]
+
+    return proposals
+
+
+def test_negative_control_re_proposing_only_the_first_height_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pbft, "new_view_proposals", only_the_first_re_proposal(pbft.new_view_proposals))
+    with pytest.raises(AssertionError):
+        test_two_consecutive_prepared_heights_are_both_re_proposed()
+    with pytest.raises(AssertionError):
+        test_consecutive_heights_from_different_view_changes_are_all_re_proposed()
+    executed = digests_executed_after_a_view_change()
+    assert executed[0] != executed[1], "replica 0 and the others forked"
+
+
+# === 4. a replica keeps a prepared certificate for every height above its stable checkpoint ==========================
+def test_record_prepared_keeps_one_certificate_per_height_in_height_order() -> None:
+    at_1, at_2, at_3 = (certificate(at_height(h)) for h in (1, 2, 3))
+    at_2_later = certificate(at_height(2), view=1)
+    assert pbft.record_prepared((), at_1) == (at_1,)
+    assert pbft.record_prepared((at_1,), at_2) == (at_1, at_2)
+    assert pbft.record_prepared((at_1, at_2), at_3) == (at_1, at_2, at_3)
+    assert pbft.record_prepared((at_1, at_3), at_2) == (at_1, at_2, at_3)
+    assert pbft.record_prepared((at_1, at_2, at_3), at_2_later) == (at_1, at_2_later, at_3)
+
+
+def prepared_heights_in_view_changes() -> list[list[int]]:
+    """The heights of the certificates each of replicas 1, 2 and 3 carries in its VIEW-CHANGE."""
+    states = height_2_prepared_everywhere_but_committed_only_at_replica_0()
+    carried: list[list[int]] = []
+    for replica in (1, 2, 3):
+        _, outputs = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
+        (view_change,) = of_type(outputs, ViewChange)
+        carried.append([c.pre_prepare.height for c in view_change.prepared])
+    return carried
+
+
+def test_a_view_change_carries_every_height_its_sender_prepared() -> None:
+    """Height 1 was prepared and executed, height 2 prepared: with no stable
+    checkpoint yet, the view change carries both."""
+    assert prepared_heights_in_view_changes() == [[1, 2]] * 3
+
+
+def test_negative_control_keeping_only_the_newest_certificate_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pbft, "record_prepared", lambda prepared, certificate: (certificate,))
+    assert prepared_heights_in_view_changes() == [[2]] * 3
+    executed = digests_executed_after_a_view_change()
+    assert executed[0] != executed[1], "height 1 is no longer re-proposed, so height 2 is not either: a fork"
+
+
+# === 5. installing a NEW-VIEW adopts its checkpoint ================================================================
+def test_a_backup_installing_a_new_view_adopts_its_checkpoint() -> None:
+    state, _ = pbft.step(CONFIG, receiver(), NEW_VIEW_1)
+    assert state.stable == STABLE_AT_2
+    assert state.known_height >= 2
+    _, outputs = fire(CONFIG, state, Timer.FETCH)
+    assert outputs == (BlockRequest(1, 2),), "it is behind the checkpoint, so it fetches"
+
+
+def test_the_new_primary_installing_its_own_new_view_adopts_its_checkpoint() -> None:
+    """Replica 1 joins view 1 on two view changes, completes a quorum with its own
+    and sends the NEW-VIEW: it adopts the checkpoint at 2 that the others carried."""
+    state = initial_replica_state(CONFIG, 1, CLOCK)
+    outputs: tuple[Message, ...] = ()
+    for view_change in VIEW_CHANGES_TO_1[:2]:
+        state, outputs = pbft.step(CONFIG, state, view_change)
+    (new_view,) = of_type(outputs, NewView)
+    assert new_view.checkpoint == STABLE_AT_2
+    assert (state.view, state.active) == (1, True)
+    assert state.stable == STABLE_AT_2
+    assert state.known_height >= 2
+
+
+def test_negative_control_a_new_view_installed_without_its_checkpoint_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = pbft.install_new_view
+
+    def install_keeping_own_checkpoint(config: Any, state: ReplicaState, message: NewView, apply: Any) -> Any:
+        return original(config, state, replace(message, checkpoint=state.stable), apply)
+
+    monkeypatch.setattr(pbft, "install_new_view", install_keeping_own_checkpoint)
+    with pytest.raises(AssertionError):
+        test_a_backup_installing_a_new_view_adopts_its_checkpoint()
+    with pytest.raises(AssertionError):
+        test_the_new_primary_installing_its_own_new_view_adopts_its_checkpoint()
+
+
+# === 6. proposals only within the watermarks, and none for a height known to exist ========================
+def proposes(state: ReplicaState, request: ClientRequest) -> tuple[ReplicaState, list[PrePrepare]]:
+    state, outputs = pbft.step(CONFIG, state, request)
+    return state, of_type(outputs, PrePrepare)
+
+
+# The primary's own watermark check in `maybe_propose` is backed by the one in
+# `accept_pre_prepare` (which its proposal goes through): removing either alone
+# changes no behaviour. What is observable, and pinned here, is the rule they share,
+# at both of its bounds, for the primary and for a backup.
+def replicas_at_height(height: int) -> list[ReplicaState]:
+    """Every replica after `height` blocks, no checkpoint vote delivered anywhere (stable stays 0)."""
+    states, _ = run(CONFIG, fresh_replicas(), REQUESTS[:height], to={0}, drop=dropping(Checkpoint))
+    assert [state.height for state in states] == [height] * 4
+    assert all(state.stable == GENESIS_CHECKPOINT for state in states)
+    return states
+
+
+def primary_at_height(height: int) -> ReplicaState:
+    return replicas_at_height(height)[0]
+
+
+def test_the_primary_proposes_at_exactly_the_high_watermark() -> None:
+    assert CONFIG.watermark_window == 4
+    _, proposed = proposes(primary_at_height(3), REQUESTS[3])
+    assert [p.height for p in proposed] == [4]
+
+
+def test_the_primary_at_the_high_watermark_holds_requests_until_a_checkpoint_is_stable() -> None:
+    state, proposed = proposes(primary_at_height(4), REQUESTS[4])
+    assert proposed == [] and state.slot is None
+    assert state.pending == (REQUESTS[4].transactions,)
+    root = state_root(state.ledger)  # not the height-2 root, but the votes only need to match each other
+    state, outputs = pbft.step(CONFIG, state, Checkpoint(2, root, 1))
+    assert outputs == ()
+    state, outputs = pbft.step(CONFIG, state, Checkpoint(2, root, 2))
+    state, outputs = pbft.step(CONFIG, state, Checkpoint(2, root, 3))
+    assert state.stable.height == 2
+    assert [(p.height, p.block.transactions) for p in of_type(outputs, PrePrepare)] == [
+        (5, REQUESTS[4].transactions)
+    ]
+
+
+def test_a_backup_at_the_high_watermark_prepares_the_next_height_only_once_a_checkpoint_is_stable() -> None:
+    backup_at_4 = replicas_at_height(4)[1]
+    fifth = proposal(block_on(backup_at_4.ledger, REQUESTS[4].transactions))
+    assert not prepares_it(CONFIG, backup_at_4, fifth)
+    (own_vote,) = [vote for vote in backup_at_4.checkpoint_votes if vote.height == 2]
+    state = backup_at_4
+    for sender in (0, 2):
+        state, _ = pbft.step(CONFIG, state, replace(own_vote, sender=sender))
+    assert state.stable.height == 2
+    assert prepares_it(CONFIG, state, fifth)
+
+
+@pytest.mark.parametrize("height", [0, 1])
+def test_a_replica_does_not_prepare_at_or_below_its_stable_checkpoint(height: int) -> None:
+    """Replica 2, at height 0 or 1, adopts the checkpoint at 2 from NEW_VIEW_1. Its
+    next height is decided (it must fetch it): a pre-prepare for it in the new view
+    is refused, below the checkpoint or exactly at it, so no prepared certificate at
+    or below the checkpoint can enter its view changes."""
+    states, _ = run(CONFIG, fresh_replicas(), REQUESTS[:height])
+    state, _ = pbft.step(CONFIG, states[2], NEW_VIEW_1)
+    assert (state.view, state.active, state.height, state.stable.height) == (1, True, height, 2)
+    next_block = block_on(state.ledger, REQUESTS[height].transactions)
+    pre_prepare = proposal(next_block, view=1)
+    assert pre_prepare.height == height + 1 <= state.stable.height
+    assert not prepares_it(CONFIG, state, pre_prepare)
+    assert_ignored(CONFIG, state, pre_prepare)
+    # control: after a NEW-VIEW that carries no checkpoint, the same pre-prepare is prepared
+    bare_view_changes = tuple(ViewChange(1, GENESIS_CHECKPOINT, (), sender) for sender in (0, 2, 3))
+    without_checkpoint, _ = pbft.step(CONFIG, states[2], NewView(1, bare_view_changes, GENESIS_CHECKPOINT, (), 1))
+    assert (without_checkpoint.view, without_checkpoint.active, without_checkpoint.stable.height) == (1, True, 0)
+    assert prepares_it(CONFIG, without_checkpoint, pre_prepare)
+
+
+def primary_at_height_1_told_height_2_exists(votes: int) -> ReplicaState:
+    """The primary after one block, then `votes` matching checkpoint votes for height 2 from other replicas."""
+    states, _ = run(CONFIG, fresh_replicas(), [REQUEST], to={0})
+    state = states[0]
+    for sender in (1, 2)[:votes]:
+        state, _ = pbft.step(CONFIG, state, Checkpoint(2, ROOT_A, sender))
+    return state
+
+
+def test_a_primary_that_knows_the_next_height_exists_does_not_propose_for_it() -> None:
+    """f + 1 = 2 matching votes for height 2 include a correct replica: height 2 is
+    decided elsewhere, and a fresh block there would conflict with it."""
+    told = primary_at_height_1_told_height_2_exists(votes=2)
+    assert (told.height, told.known_height, told.stable.height) == (1, 2, 0)
+    assert proposes(told, REQUESTS[1])[1] == []
+
+
+def test_a_primary_told_by_a_single_vote_still_proposes() -> None:
+    """Control for the test above: one vote may be a faulty replica's."""
+    told = primary_at_height_1_told_height_2_exists(votes=1)
+    assert told.known_height == 0
+    assert [p.height for p in proposes(told, REQUESTS[1])[1]] == [2]
+
+
+# === 7. a correct primary proposes creations before settlements ============================================
+WIDE = make_config(max_block_transactions=12)
+"""Blocks wide enough for every request below at once."""
+
+TASK_PAIR = pair(task_id="task-ordered", cost=100 * ATP)
+ORDERED_REQUESTS: dict[str, tuple[AnyTransaction, ...]] = {
+    "balance set": (balance_set("set-dave", agent=DAVE, balance=2_000 * ATP),),
+    "plain lock to be committed": (lock("transfer-paid", ALICE, BOB, amount=10 * ATP),),
+    "plain lock to be rolled back": (lock("transfer-returned", DAVE, ERIN, amount=10 * ATP),),
+    "task and its lock": TASK_PAIR,
+    "proof of the task": (proof("task-ordered", BOB, quality_bp=8_500),),
+    "commit": (commit("transfer-paid", THOR),),
+    "rollback": (rollback("transfer-returned", THOR),),
+    "reputation update": (reputation("update-ordered", "task-ordered", SPROUT, quality_bp=8_500),),
+}
+RANKED_GROUPS = (
+    # the proposal policy, restated: groups in this order, requests within a group by transaction hash
+    ("balance set",),
+    ("plain lock to be committed", "plain lock to be rolled back", "task and its lock"),
+    ("proof of the task",),
+    ("commit", "rollback"),
+    ("reputation update",),
+)
+
+
+def expected_proposal_order() -> list[tuple[AnyTransaction, ...]]:
+    ordered: list[tuple[AnyTransaction, ...]] = []
+    for group in RANKED_GROUPS:
+        requests = [ORDERED_REQUESTS[name] for name in group]
+        ordered.extend(sorted(requests, key=lambda request: transaction_hash(request[0])))
+    return ordered
+
+
+def test_every_transaction_type_has_a_place_in_the_policy() -> None:
+    types = {request[0].type for request in ORDERED_REQUESTS.values()}
+    assert types == set(pbft.PROPOSAL_RANK)
+    assert sorted(name for group in RANKED_GROUPS for name in group) == sorted(ORDERED_REQUESTS)
+
+
+@pytest.mark.parametrize("arrival", ["in policy order reversed", "in policy order", "as listed"])
+def test_a_backup_keeps_pending_requests_in_proposal_order(arrival: str) -> None:
+    """Whatever order they arrive in (ties are broken by hash, not by arrival)."""
+    requests = {
+        "in policy order reversed": expected_proposal_order()[::-1],
+        "in policy order": expected_proposal_order(),
+        "as listed": list(ORDERED_REQUESTS.values()),
+    }[arrival]
+    state = initial_replica_state(WIDE, 1, CLOCK)
+    for request in requests:
+        state, _ = pbft.step(WIDE, state, ClientRequest(request))
+    assert list(state.pending) == expected_proposal_order()
+
+
+def block_proposed_after_a_busy_slot() -> tuple[Block, list[ResultCode]]:
+    """The primary proposes REQUESTS[4] at once; while that block is in flight every
+    request of ORDERED_REQUESTS arrives, in the reverse of the policy's order. Its
+    next block carries them all: that block, and the result code of each of its
+    transactions."""
+    states = fresh_replicas(WIDE)
+    states, outputs = submit(WIDE, states, REQUESTS[4], to={0})
+    for request in expected_proposal_order()[::-1]:
+        states, more = submit(WIDE, states, ClientRequest(request), to={0})
+        assert more == [], "the primary's slot is busy"
+    states, _ = deliver_all(WIDE, states, outputs)
+    assert [state.height for state in states] == [2, 2, 2, 2]
+    first, second = states[0].blocks
+    after_first, _ = apply_block(WIDE.chain, WIDE.genesis_state, first)
+    _, receipt = apply_block(WIDE.chain, after_first, second)
+    return second, [r.code for r in receipt.transactions]
+
+
+def test_a_correct_primary_proposes_creations_first_and_every_transaction_applies() -> None:
+    block, codes = block_proposed_after_a_busy_slot()
+    expected = [tx for request in expected_proposal_order() for tx in request]
+    assert list(block.transactions) == expected
+    assert codes == [ResultCode.OK] * len(expected), "the task before its proof, each lock before its settlement"
+
+
+@pytest.mark.parametrize(
+    ("kind", "rank"),
+    [("EXECUTION_PROOF", 1), ("EXECUTION_PROOF", 0), ("ATP_TRANSFER_COMMIT", 1), ("REPUTATION_UPDATE", 2), ("BALANCE_SET", 4)],
+)
+def test_negative_control_a_changed_rank_is_caught(kind: str, rank: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(pbft.PROPOSAL_RANK, kind, rank)
+    with pytest.raises(AssertionError):
+        test_a_correct_primary_proposes_creations_first_and_every_transaction_applies()
+    with pytest.raises(AssertionError):
+        test_a_backup_keeps_pending_requests_in_proposal_order("as listed")
+
+
+def test_negative_control_ties_broken_by_arrival_are_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the hash, sorting keeps ties in arrival order: reversed arrival shows it."""
+    monkeypatch.setattr(pbft, "proposal_order", lambda request: (pbft.PROPOSAL_RANK[request[0].type], ""))
+    test_a_backup_keeps_pending_requests_in_proposal_order("in policy order")
+    with pytest.raises(AssertionError):
+        test_a_backup_keeps_pending_requests_in_proposal_order("in policy order reversed")
+
+
+# === 8. fingerprints: the cached hashes cover every compared field =====================================================
+NOT_IN_THE_FINGERPRINT = {
+    ReplicaState: {"ledger", "blocks", "hash_cache"},  # ledger and blocks are functions of `executed`
+    ViewChange: {"hash_cache"},
+    NewView: {"hash_cache"},
+    ClientRequest: {"hash_cache"},
+}
+
+VIEW_CHANGE = VIEW_CHANGES_TO_1[0]
+
+BASES: dict[type, Any] = {
+    ReplicaState: initial_replica_state(CONFIG, 2, CLOCK),
+    ViewChange: VIEW_CHANGE,
+    NewView: NEW_VIEW_1,
+    ClientRequest: REQUEST,
+}
+
+OTHER_VALUES: dict[type, dict[str, Any]] = {
+    ReplicaState: {
+        "replica": 3,
+        "view": 1,
+        "active": False,
+        "clock_ms": CLOCK + 1,
+        "executed": (DIGESTS[0],),
+        "commit_certificates": (CommitCertificate(0, 1, DIGESTS[0], frozenset({0, 1, 2})),),
+        "pending": (REQUEST.transactions,),
+        "slot": Slot(proposal(at_height(1)), frozenset({0, 2}), frozenset()),
+        "prepared": (certificate(at_height(1)),),
+        "stable": STABLE_AT_2,
+        "checkpoint_votes": (Checkpoint(2, ROOT_A, 0),),
+        "view_changes": (VIEW_CHANGE,),
+        "view_change_senders": frozenset({(1, 3)}),
+        "view_proposals": (proposal(at_height(1), view=1),),
+        "known_height": 2,
+    },
+    ViewChange: {
+        "new_view": 2,
+        "checkpoint": GENESIS_CHECKPOINT,
+        "prepared": (),
+        "sender": 3,
+    },
+    NewView: {
+        "view": 5,
+        "view_changes": VIEW_CHANGES_TO_1[:2],
+        "checkpoint": GENESIS_CHECKPOINT,
+        "proposals": NEW_VIEW_1.proposals[:1],
+        "sender": 2,
+    },
+    ClientRequest: {
+        "transactions": REQUESTS[1].transactions,
+    },
+}
+
+
+def fields_the_hash_misses(kind: type) -> list[str]:
+    """The fields of `kind` whose change leaves the hash of BASES[kind] unchanged.
+    Enumerates every dataclass field: one with no other value listed counts as missed."""
+    base = BASES[kind]
+    missed: list[str] = []
+    for field in dataclasses.fields(kind):
+        if field.name in NOT_IN_THE_FINGERPRINT[kind]:
+            continue
+        if field.name not in OTHER_VALUES[kind]:
+            missed.append(field.name)
+            continue
+        changed = replace(base, **{field.name: OTHER_VALUES[kind][field.name]})
+        assert changed != base, f"{kind.__name__}.{field.name}: the other value is not other"
+        if hash(changed) == hash(base):
+            missed.append(field.name)
+    return missed
+
+
+@pytest.mark.parametrize("kind", list(BASES), ids=lambda kind: kind.__name__)
+def test_changing_any_one_field_changes_the_fingerprint(kind: type) -> None:
+    assert fields_the_hash_misses(kind) == []
+
+
+@pytest.mark.parametrize("kind", list(BASES), ids=lambda kind: kind.__name__)
+def test_the_fields_left_out_of_the_fingerprint_are_left_out_of_equality_too(kind: type) -> None:
+    left_out = NOT_IN_THE_FINGERPRINT[kind]
+    assert {f.name for f in dataclasses.fields(kind) if not f.compare} == left_out
+
+
+@pytest.mark.parametrize("kind", list(BASES), ids=lambda kind: kind.__name__)
+def test_equal_values_have_equal_fingerprints(kind: type) -> None:
+    base = BASES[kind]
+    copy = replace(base)
+    assert copy == base and hash(copy) == hash(base)
+
+
+def test_two_replica_states_differing_only_in_ledger_objects_are_one_state() -> None:
+    """ledger and blocks follow from `executed`: states with equal fields but distinct objects for them are equal."""
+    base = BASES[ReplicaState]
+    rebuilt = replace(base, ledger=copy_state(base.ledger), blocks=tuple(base.blocks))
+    assert rebuilt.ledger is not base.ledger
+    assert rebuilt == base and hash(rebuilt) == hash(base)
+
+
+def test_negative_control_a_fingerprint_without_pending_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    def hash_without_pending(state: ReplicaState) -> int:
+        return hash(
+            tuple(
+                getattr(state, f.name)
+                for f in dataclasses.fields(ReplicaState)
+                if f.compare and f.name != "pending"
+            )
+        )
+
+    monkeypatch.setattr(ReplicaState, "__hash__", hash_without_pending)
+    assert fields_the_hash_misses(ReplicaState) == ["pending"]
+
+
+def test_negative_control_a_field_with_no_other_value_listed_counts_as_missed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """So a field added to ReplicaState fails the test until it is listed (and hashed)."""
+    monkeypatch.delitem(OTHER_VALUES[ReplicaState], "known_height")
+    assert fields_the_hash_misses(ReplicaState) == ["known_height"]
