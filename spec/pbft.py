@@ -248,12 +248,8 @@ class Timer(StrEnum):
     VIEW_CHANGE = "VIEW_CHANGE"
     """Requests are waiting and the view made no progress: move to the next view."""
     FETCH = "FETCH"
-    """The replica may be behind: ask the others for the next block. It asks when it
-    knows a higher height exists (checkpoint votes told it), and whenever its view
-    change is waiting: a replica that missed the last commits of a group that then
-    went idle hears nothing more, times out on its pending requests, and can only
-    learn it is behind by asking. Only a quorum's commit certificate makes a reply
-    count."""
+    """The replica knows it is behind (checkpoints showed a higher height): ask the
+    others for the next block."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -730,7 +726,7 @@ def on_timer(config: ConsensusConfig, state: ReplicaState, event: TimerFired, ap
     if event.now_ms > state.clock_ms:
         state = replace(state, clock_ms=event.now_ms)
     if event.timer == Timer.FETCH:
-        if state.known_height > state.height or not state.active:
+        if state.known_height > state.height:
             return state, (BlockRequest(state.height + 1, state.replica),)
         return state, ()
     if not state.active:
@@ -741,13 +737,16 @@ def on_timer(config: ConsensusConfig, state: ReplicaState, event: TimerFired, ap
 
 
 def start_view_change(config: ConsensusConfig, state: ReplicaState, new_view: int, apply: BlockApplier) -> Step:
-    """Leave the current view: stop agreeing, announce what this replica prepared."""
+    """Leave the current view: stop agreeing, announce what this replica prepared,
+    and ask for the block after its own. A replica may time out because it is behind
+    a group that went idle: then nothing else would ever tell it (see Catch-up)."""
     message = ViewChange(new_view, state.stable, state.prepared, state.replica)
+    request = BlockRequest(state.height + 1, state.replica)
     state = replace(state, view=new_view, active=False, slot=None, view_proposals=())
     state = forget_view_changes_below(state, new_view)
     state = record_view_change(config, state, message)
     state, more = maybe_send_new_view(config, state, apply)
-    return state, (message,) + more
+    return state, (message, request) + more
 
 
 def record_view_change(config: ConsensusConfig, state: ReplicaState, message: ViewChange) -> ReplicaState:
@@ -1007,4 +1006,8 @@ def on_block_response(
     _, receipt = apply(config.chain, state.ledger, message.block)
     if receipt.code != ResultCode.OK:
         return state, ()
-    return execute(config, replace(state, slot=None), message.block, certificate, apply)
+    state, outputs = execute(config, replace(state, slot=None), message.block, certificate, apply)
+    if not state.active:
+        # Still waiting for a NEW-VIEW: it may be further behind than anyone told it.
+        outputs = outputs + (BlockRequest(state.height + 1, state.replica),)
+    return state, outputs

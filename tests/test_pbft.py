@@ -492,7 +492,7 @@ def test_a_view_change_timer_with_nothing_pending_does_nothing() -> None:
 def test_a_view_change_carries_the_prepared_certificates() -> None:
     states, pre_prepare = prepared_everywhere()
     state, outputs = fire(CONFIG, states[2], Timer.VIEW_CHANGE)
-    assert len(outputs) == 1
+    assert len(outputs) == 2 and outputs[1] == BlockRequest(1, 2), "and it asks for its next block"
     view_change = outputs[0]
     assert isinstance(view_change, ViewChange)
     assert (view_change.new_view, view_change.sender) == (1, 2)
@@ -647,7 +647,7 @@ def test_the_new_primary_joining_on_f_plus_1_sends_new_view_at_once() -> None:
     state, outputs = step(CONFIG, state, view_changes[1])
     assert outputs == ()
     state, outputs = step(CONFIG, state, view_changes[2])
-    assert [type(m) for m in outputs][:2] == [ViewChange, NewView]
+    assert [type(m) for m in outputs][:3] == [ViewChange, BlockRequest, NewView]
     assert (state.view, state.active) == (1, True)
 
 
@@ -885,30 +885,28 @@ def test_f_plus_one_matching_checkpoint_votes_tell_a_replica_the_height_exists()
     assert (lagging.stable.height, lagging.known_height) == (0, 2)
 
 
-def test_an_active_replica_that_knows_of_no_higher_height_does_not_fetch() -> None:
+def test_a_replica_that_knows_of_no_higher_height_does_not_fetch() -> None:
     assert_ignored(CONFIG, backup(), TimerFired(Timer.FETCH, CLOCK))
 
 
-def test_a_replica_whose_view_change_waits_fetches_whatever_it_knows() -> None:
-    """A replica cannot tell it is behind a group that went idle, so while its view
-    change waits, its FETCH timer asks for the block after its own; a replica that
-    does not have it stays silent."""
+def test_a_replica_that_starts_a_view_change_asks_for_its_next_block() -> None:
+    """A replica cannot tell it is behind a group that went idle, so with its
+    VIEW-CHANGE it asks for the block after its own; a replica that does not have it
+    stays silent."""
     holding, _ = step(CONFIG, backup(), REQUEST)
-    waiting, _ = fire(CONFIG, holding, Timer.VIEW_CHANGE)
+    waiting, outputs = fire(CONFIG, holding, Timer.VIEW_CHANGE)
     assert not waiting.active and waiting.known_height == waiting.height == 0
-    state, outputs = fire(CONFIG, waiting, Timer.FETCH)
-    assert outputs == (BlockRequest(1, state.replica),)
-    assert state == waiting
-    assert_ignored(CONFIG, initial_replica_state(CONFIG, 2, CLOCK), outputs[0])
+    assert outputs[1:] == (BlockRequest(1, waiting.replica),)
+    assert_ignored(CONFIG, initial_replica_state(CONFIG, 2, CLOCK), outputs[1])
 
 
 def test_a_replica_that_missed_a_height_between_checkpoints_catches_up() -> None:
     """Regression (review finding 2): three heights, a checkpoint every two. Replica 3
     executes heights 1 and 2 with the others, then misses every message of height 3;
-    the others go idle. No checkpoint vote will ever tell it height 3 exists. It times
-    out on its pending request, and while its view change waits (alone: the others
-    have nothing pending and do not join), its FETCH timer brings it the block and
-    its commit certificate."""
+    the others go idle. No checkpoint vote will ever tell it height 3 exists, and
+    its FETCH timer does nothing. It times out on its pending request; its view
+    change waits alone (the others have nothing pending and do not join), but the
+    block request it sent with it brings it the block and its commit certificate."""
     states, _ = run(CONFIG, fresh_replicas(), REQUESTS[:2])
     assert [state.height for state in states] == [2, 2, 2, 2]
     states, sent = run(CONFIG, states, REQUESTS[2:3], reachable={0, 1, 2})
@@ -916,14 +914,13 @@ def test_a_replica_that_missed_a_height_between_checkpoints_catches_up() -> None
     assert of_type(sent, Checkpoint) == [], "height 3 is no checkpoint"
     assert states[3].known_height == 2, "nothing told replica 3 about height 3"
     assert_ignored(CONFIG, states[3], TimerFired(Timer.FETCH, CLOCK))
-    states[3], view_changes = fire(CONFIG, states[3], Timer.VIEW_CHANGE)
-    states, _ = deliver_all(CONFIG, states, view_changes)
+    states[3], outputs = fire(CONFIG, states[3], Timer.VIEW_CHANGE)
+    assert of_type(outputs, BlockRequest) == [BlockRequest(3, 3)]
+    states, sent = deliver_all(CONFIG, states, outputs)
     assert [state.view for state in states] == [0, 0, 0, 1], "one view change is not enough to join"
-    states[3], outputs = fire(CONFIG, states[3], Timer.FETCH)
-    assert outputs == (BlockRequest(3, 3),)
-    states, _ = deliver_all(CONFIG, states, outputs)
     assert states[3].executed == states[0].executed
     assert state_root(states[3].ledger) == state_root(states[0].ledger)
+    assert BlockRequest(4, 3) in sent, "still waiting, it asks for the next block too; nobody has it"
 
 
 def test_a_lagging_replica_fetches_and_executes_committed_blocks() -> None:
