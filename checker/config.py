@@ -9,12 +9,12 @@ import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spec.constants import CHECKPOINT_INTERVAL, WATERMARK_WINDOW
-from spec.pbft import ClientRequest, ConsensusConfig, fault_tolerance, quorum_size
+from spec.pbft import ClientRequest, ConsensusConfig, fault_tolerance, primary_of, quorum_size
 from spec.scenario import (
     ScenarioError,
     ScenarioGenesis,
@@ -26,8 +26,18 @@ from spec.scenario import (
 from spec.state import GenesisError, chain_from_genesis, state_from_genesis
 from spec.types import Genesis, PlatformName, UInt64
 
-MUTANTS = ("drop_prepared_certificates", "prepare_without_validation", "nondeterministic_execution")
-"""Broken replicas for negative controls: each must make the checker find a violation."""
+MutantName = Literal[
+    "drop_prepared_certificates",
+    "prepare_without_validation",
+    "nondeterministic_execution",
+    "prepare_at_or_below_stable_checkpoint",
+    "fetch_on_checkpoint_evidence_only",
+    "new_view_compares_checkpoint_signers",
+]
+MUTANTS: tuple[MutantName, ...] = get_args(MutantName)
+"""Broken replicas for negative controls: each must make the checker find a violation.
+The first three break a replica from outside (`checker.model`); the others are
+`spec/pbft.py` with a fixed bug put back (`checker.mutants.SPEC_VARIANTS`)."""
 
 WITNESSES = (
     "block_commits",
@@ -81,7 +91,7 @@ class ByzantineSection(ConfigModel):
 
 
 class CheckSection(ConfigModel):
-    mutant: Literal["drop_prepared_certificates", "prepare_without_validation", "nondeterministic_execution"] | None = None
+    mutant: MutantName | None = None
     witness: Literal[
         "block_commits",
         "task_settles_by_commit",
@@ -196,9 +206,13 @@ def load_config(path: str | Path) -> CheckerConfig:
     except ValidationError as error:
         raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
     try:
-        return build_config(raw, str(path))
+        config = build_config(raw, str(path))
     except (ScenarioError, GenesisError) as error:
         raise ConfigError(f"{path}: {error}") from None
+    broken = liveness_premise(config)
+    if config.liveness and (config.expect == "pass" or config.mutant is not None) and broken:
+        raise ConfigError(f"{path}: check.liveness: the bounds break the liveness premise: {'; '.join(broken)}")
+    return config
 
 
 def build_config(raw: CheckerConfigFile, path: str) -> CheckerConfig:
@@ -258,3 +272,69 @@ def build_config(raw: CheckerConfigFile, path: str) -> CheckerConfig:
         quorum_rule=raw.consensus.quorum,
     )
 
+
+def liveness_premise(config: CheckerConfig) -> list[str]:
+    """What the bounds must allow for the liveness check to speak of the protocol
+    rather than of the bounds: empty when they allow it, else one reason per broken
+    part. A liveness configuration that expects to pass, or has a mutant, is refused
+    when one breaks (its finding would be the bounds', not the protocol's or the
+    mutant's); a negative control without a mutant may break one on purpose.
+
+    * every request fits in a block (else no correct primary can ever propose it);
+    * a request that waits for height a is submitted: once every request due
+      earlier has executed, the chain is at least that high (those requests hold
+      S transactions, a block at most `max_block_transactions` = c, so they take
+      at least ceil(S / c) heights, which must be >= a);
+    * heights: max_height >= K + W, for K requests and W = byzantine_messages when
+      a faulty replica is the primary of a view within the bounds (else 0). Every
+      block executed on the chain was first proposed by a primary. A block first
+      proposed by a correct primary holds at least one request not executed below
+      it (a correct primary never proposes an empty block, and its pending
+      requests are those not executed on its chain, which the block extends): at
+      most K of them. A block first proposed by a faulty primary costs it its
+      PRE-PREPARE, one message of its budget, and only one block can be executed
+      at a height (agreement), so equivocating buys no more than one height per
+      message: at most W of them. So a correct replica at height K + W has
+      executed every request, and no request ever needs a height beyond the bound;
+    * views: the primary of max_view is correct. Timers fire at any time in the
+      model, so correct replicas may always reach max_view, and a step beyond it is
+      not taken: max_view is the view in which timers no longer interrupt its
+      primary (the model's stand-in for timeouts long enough after the last
+      fault), and it must be led by a correct replica. This is also what lets a
+      view change pass every faulty primary of a lower view."""
+    broken: list[str] = []
+    capacity = config.consensus.max_block_transactions
+    for index, request in enumerate(config.requests):
+        size = len(request.request.transactions)
+        if size > capacity:
+            broken.append(
+                f"requests.{index} has {size} transactions, more than consensus.max_block_transactions = {capacity}: "
+                "it can never be proposed"
+            )
+    for index, request in enumerate(config.requests):
+        if request.after_height == 0:
+            continue
+        earlier = sum(len(r.request.transactions) for r in config.requests if r.after_height < request.after_height)
+        reached = -(-earlier // capacity)
+        if reached < request.after_height:
+            broken.append(
+                f"requests.{index} waits for height {request.after_height}, but the requests due before it "
+                f"({earlier} transactions, at most {capacity} a block) may fill only {reached}: it may never be submitted"
+            )
+    leads = [view for view in range(config.max_view + 1) if primary_of(view, config.n) in config.faulty]
+    adversary = config.byzantine_messages if leads else 0
+    needed = len(config.requests) + adversary
+    if config.max_height < needed:
+        requests = "1 request" if len(config.requests) == 1 else f"{len(config.requests)} requests"
+        messages = "1 byzantine message" if adversary == 1 else f"{adversary} byzantine messages"
+        broken.append(
+            f"bounds.max_height = {config.max_height} < {needed}: {requests} may take a height each, "
+            f"and {messages} one more each (an empty block from a faulty primary)"
+        )
+    last = primary_of(config.max_view, config.n)
+    if last in config.faulty:
+        broken.append(
+            f"bounds.max_view = {config.max_view} is led by faulty {config.consensus.platforms[last]}: "
+            "the last view must have a correct primary, or nothing replaces a silent one"
+        )
+    return broken

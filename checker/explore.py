@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from checker.config import CheckerConfig
-from checker.invariants import ChainChecks, Finding, check_world, witness_reached
+from checker.invariants import ChainChecks, Finding, SentMessageChecks, check_world, witness_reached
 from checker.model import Action, Model, World
-from checker.symmetry import Symmetry
+from checker.symmetry import Renaming, Symmetry, invert
 
 Fingerprint = int
 Edge = tuple[Fingerprint, Action, tuple[int, ...]]
@@ -65,6 +65,7 @@ class Explorer:
         self.config = config
         self.model = Model(config)
         self.chains = ChainChecks(self.model.real)
+        self.sent = SentMessageChecks(config.consensus)
         self.symmetry = Symmetry(config) if config.symmetry else None
         self.index = index
         self.workers = workers
@@ -104,8 +105,14 @@ class Explorer:
         anchor = next(state for state in world.replicas if state is not None)
         return hash(world) * self.workers + hash(anchor) % self.workers
 
-    def check(self, world: World) -> Finding | None:
-        found = check_world(world, self.chains)
+    def check(self, world: World, renaming: Renaming = ()) -> Finding | None:
+        """The invariants on a canonical world, and, if `renaming` made it canonical,
+        the symmetry reduction's premise on it."""
+        if renaming and self.symmetry is not None:
+            found = self.symmetry.audit(world, invert(renaming))
+            if found is not None:
+                return found
+        found = check_world(world, self.chains, self.sent)
         if found is None and self.config.witness is not None:
             found = witness_reached(self.model, world, self.config.witness)
         return found
@@ -128,7 +135,7 @@ class Explorer:
                 continue
             self.parents[fp] = edge
             self.note_done(fp, world)
-            problem = self.check(world)
+            problem = self.check(world, edge[2])
             if problem is not None and finding is None:
                 found_fp, finding = fp, problem
             self.frontier.append(world)
@@ -154,7 +161,7 @@ class Explorer:
                     continue
                 self.parents[fp] = (parent_fp, action, renaming)
                 self.note_done(fp, canonical)
-                problem = self.check(canonical)
+                problem = self.check(canonical, renaming)
                 if problem is not None:
                     return outboxes, fp, problem
                 next_frontier.append(canonical)

@@ -9,7 +9,12 @@ replicas only: a faulty replica has no state to check.
   correct replica executed;
 * determinism: a correct replica's ledger has the state root that the real
   ledger reaches from genesis through the same blocks, so the same committed
-  prefix gives the same root on every correct replica.
+  prefix gives the same root on every correct replica;
+* sent-valid: every VIEW-CHANGE and NEW-VIEW a correct replica sends is valid by
+  the rule correct replicas apply to the ones they receive
+  (`view_change_is_valid`, `new_view_is_valid`). A correct replica whose view
+  changes others reject can no longer help any view change: a liveness bug that
+  safety checks alone never see.
 
 A witness is the opposite: a deliberately false property ("this never happens")
 whose counterexample shows that the model reaches it.
@@ -21,10 +26,19 @@ from checker.model import Ledgers, Model, World
 from spec.codes import ResultCode
 from spec.encoding import state_root
 from spec.invariants import check_step
-from spec.pbft import PrePrepare, ReplicaState
+from spec.pbft import (
+    ConsensusConfig,
+    Message,
+    NewView,
+    PrePrepare,
+    ReplicaState,
+    ViewChange,
+    new_view_is_valid,
+    view_change_is_valid,
+)
 from spec.state import LedgerState, TaskStatus
 
-INVARIANTS = ("agreement", "validity", "ledger", "determinism")
+INVARIANTS = ("agreement", "validity", "ledger", "determinism", "sent-valid")
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,41 @@ class ChainChecks:
         return None
 
 
+class SentMessageChecks:
+    """Validity of what correct replicas send, memoised per message (a message is
+    checked once however many worlds hold it)."""
+
+    def __init__(self, consensus: ConsensusConfig) -> None:
+        self.consensus = consensus
+        self.verdicts: dict[Message, bool] = {}
+
+    def check(self, world: World) -> Finding | None:
+        for message in world.messages:
+            if not isinstance(message, (ViewChange, NewView)) or world.replicas[message.sender] is None:
+                continue
+            valid = self.verdicts.get(message)
+            if valid is None:
+                valid = self.is_valid(message)
+                self.verdicts[message] = valid
+            if not valid:
+                return Finding("sent-valid", f"correct replica {message.sender} sent {describe_sent(message)}, "
+                               "which every correct replica rejects")
+        return None
+
+    def is_valid(self, message: ViewChange | NewView) -> bool:
+        if isinstance(message, ViewChange):
+            return view_change_is_valid(self.consensus, message)
+        return new_view_is_valid(self.consensus, message)
+
+
+def describe_sent(message: ViewChange | NewView) -> str:
+    if isinstance(message, ViewChange):
+        heights = [certificate.pre_prepare.height for certificate in message.prepared]
+        return (f"a VIEW-CHANGE to view {message.new_view} with stable checkpoint {message.checkpoint.height} "
+                f"and prepared certificates at heights {heights}")
+    return f"a NEW-VIEW for view {message.view}"
+
+
 def agreement(world: World) -> Finding | None:
     replicas = [s for s in world.replicas if s is not None]
     for i in range(len(replicas)):
@@ -106,8 +155,11 @@ def agreement(world: World) -> Finding | None:
     return None
 
 
-def check_world(world: World, chains: ChainChecks) -> Finding | None:
+def check_world(world: World, chains: ChainChecks, sent: SentMessageChecks) -> Finding | None:
     found = agreement(world)
+    if found is not None:
+        return found
+    found = sent.check(world)
     if found is not None:
         return found
     for replica in world.replicas:

@@ -28,9 +28,10 @@ from dataclasses import dataclass, replace
 from itertools import combinations
 
 from checker.config import CheckerConfig
+from checker.mutants import SPEC_VARIANTS, installed
 from spec.codes import ResultCode
 from spec.constants import MAX_CLOCK_SKEW_MS
-from spec.encoding import block_hash
+from spec.encoding import block_hash, state_root
 from spec.ledger import BlockReceipt, apply_block, make_header
 from spec.pbft import (
     BlockApplier,
@@ -155,6 +156,7 @@ class Model:
             if config.mutant == "nondeterministic_execution":
                 applier = skewed_applier(applier, replica)
             self.appliers.append(applier)
+        self.spec_patches = SPEC_VARIANTS.get(config.mutant or "")
         self.actions: list[dict[ReplicaState, dict[tuple[Input, ...], Step | None]]] = [{} for _ in range(self.n)]
         self.memo: list[dict[ReplicaState, dict[Input, Step]]] = [
             {} for _ in range(self.n)
@@ -167,6 +169,7 @@ class Model:
         self.initial_results: dict[int, list[tuple[Input, tuple[Message, ...]]]] = {}
         """What each correct replica sent on the requests it starts with."""
         self.menu_cache: dict[tuple[object, ...], tuple[Message, ...]] = {}
+        self.roots: dict[LedgerKey, str] = {}
 
     # --- initial world ---
     def initial(self) -> World:
@@ -199,7 +202,8 @@ class Model:
                 found = step(self.consensus, bare, event, self.appliers[replica])
                 found = (replace(found[0], prepared=()), found[1])
             else:
-                found = step(self.consensus, state, event, self.appliers[replica])
+                with installed(self.spec_patches):
+                    found = step(self.consensus, state, event, self.appliers[replica])
             table[event] = found
         return found
 
@@ -225,15 +229,54 @@ class Model:
                 actions = {}
                 self.actions[replica][state] = actions
             for message in singles:
+                if isinstance(message, BlockRequest):
+                    continue  # answered as soon as it can be: `answer_block_requests`
                 yield from self.take(world, actions, replica, state, "deliver", (message,))
             for burst in bursts:
                 yield from self.take(world, actions, replica, state, "votes", burst)
             for timer in self.timers:
+                if timer.timer == Timer.FETCH and not self.someone_is_ahead(world, state):
+                    continue
                 yield from self.take(world, actions, replica, state, "timer", (timer,))
         if world.byzantine_sent < self.config.byzantine_messages:
             for sender, message in self.byzantine_menu(world):
                 if message not in world.messages:
                     yield Action("byzantine", sender, (message,)), self.byzantine_world(world, message)
+
+    def answer_block_requests(
+        self, replicas: tuple[ReplicaState | None, ...], messages: frozenset[Message]
+    ) -> frozenset[Message]:
+        """A reduction: every correct replica that can answer a BLOCK-REQUEST in the
+        network has answered it. Answering changes no replica's state (it is
+        `on_block_request`'s output alone), so an answer is a message available from
+        the moment it could be sent; adding it at once only removes the worlds where
+        it is still to be sent, and no delivery of a BLOCK-REQUEST is left to
+        explore. Called when a request is sent and when a replica executes a block
+        (it may now answer requests already in the network)."""
+        answers: list[Message] = []
+        for request in messages:
+            if not isinstance(request, BlockRequest):
+                continue
+            for responder, state in enumerate(replicas):
+                if state is None or state.height < request.height or responder == request.sender:
+                    continue
+                after, outputs = self.step(responder, state, request)
+                assert after == state, "answering a block request changes nothing"
+                answers.extend(message for message in outputs if message not in messages)
+        if not answers:
+            return messages
+        return messages | frozenset(answers)
+
+    def someone_is_ahead(self, world: World, state: ReplicaState) -> bool:
+        """A reduction: a FETCH timer fires only when another correct replica has
+        executed beyond `state`. Its BLOCK-REQUEST changes no replica's state, and
+        only a replica holding the block answers it; a request nobody can answer now
+        is the same as the one the timer sends later, when someone can. (The
+        adversary's answers do not wait for requests.)"""
+        for other in world.replicas:
+            if other is not None and other.height > state.height:
+                return True
+        return False
 
     def byzantine_world(self, world: World, message: Message) -> World:
         sent = world.byzantine_sent + 1
@@ -326,6 +369,8 @@ class Model:
     ) -> World:
         messages = world.messages | frozenset(fresh) if fresh else world.messages
         replicas = world.replicas[:replica] + (state,) + world.replicas[replica + 1 :]
+        if state.height > before.height or any(isinstance(message, BlockRequest) for message in fresh):
+            messages = self.answer_block_requests(replicas, messages)
         if progress_mark(before) != progress_mark(state):
             # Only a replica moving on can make messages useless to everyone.
             messages = self.forget_useless(replicas, messages, world.byzantine_sent < self.config.byzantine_messages)
@@ -387,14 +432,32 @@ class Model:
         return False
 
     def requests_settled(self, world: World) -> bool:
-        """Every correct replica executed every request, or filled the height bound."""
+        """Every correct replica executed every request. Filling the height bound does
+        not count: a faulty primary could fill it with empty blocks. (The liveness
+        premise, `checker.config.liveness_premise`, gives the heights every request
+        needs plus every height the adversary can take.)"""
         for state in world.replicas:
-            if state is None or state.height >= self.config.max_height:
+            if state is None:
                 continue
             for request in self.config.requests:
                 if not request_is_executed(state, request.request.transactions):
                     return False
         return True
+
+    def requests_missing(self, world: World) -> list[tuple[int, list[int]]]:
+        """For each correct replica that has not executed every request, the indexes
+        of those it has not executed (in the configuration's order)."""
+        missing: list[tuple[int, list[int]]] = []
+        for replica, state in enumerate(world.replicas):
+            if state is None:
+                continue
+            indexes = []
+            for index, request in enumerate(self.config.requests):
+                if not request_is_executed(state, request.request.transactions):
+                    indexes.append(index)
+            if indexes:
+                missing.append((replica, indexes))
+        return missing
 
     def lowest(self, replicas: tuple[ReplicaState | None, ...]) -> tuple[int, int, int]:
         """The lowest view, height and stable checkpoint height among correct replicas."""
@@ -419,7 +482,7 @@ class Model:
             menu.extend((sender, m) for m in self.byzantine_votes(world, sender))
             menu.extend((sender, m) for m in self.byzantine_view_changes(world, sender))
             menu.extend((sender, m) for m in self.byzantine_new_views(world, sender))
-            menu.extend((sender, m) for m in self.byzantine_checkpoints(sender))
+            menu.extend((sender, m) for m in self.byzantine_checkpoints(world, sender))
         useful: list[tuple[int, Message]] = []
         for sender, message in menu:
             # Offer only what some correct replica could still act on.
@@ -573,13 +636,29 @@ class Model:
                 found.append(NewView(view, chosen, checkpoint, proposals, sender))
         return found
 
-    def byzantine_checkpoints(self, sender: int) -> list[Checkpoint]:
-        """A checkpoint vote for a state root nobody has."""
+    def byzantine_checkpoints(self, world: World, sender: int) -> list[Checkpoint]:
+        """A checkpoint vote for a state root nobody has, and one for the real root of
+        each checkpoint height a correct replica has reached (so that, with the
+        correct replicas' own votes, a stable checkpoint can run ahead of a replica
+        that has not executed that height)."""
         found: list[Checkpoint] = []
         interval = self.consensus.checkpoint_interval
         for height in range(interval, self.config.max_height + 1, interval):
             found.append(Checkpoint(height, "f" * 64, sender))
+        for state in world.replicas:
+            if state is not None and state.height > 0 and state.height % interval == 0:
+                vote = Checkpoint(state.height, self.root_of(state), sender)
+                if vote not in found:
+                    found.append(vote)
         return found
+
+    def root_of(self, state: ReplicaState) -> str:
+        """The state root after `state`'s executed blocks, computed once per chain."""
+        root = self.roots.get(state.executed)
+        if root is None:
+            root = state_root(state.ledger)
+            self.roots[state.executed] = root
+        return root
 
 
 def progress_mark(state: ReplicaState) -> tuple[int, bool, int, int]:

@@ -17,7 +17,9 @@ exactly, canonical.
 from dataclasses import replace
 
 from checker.config import CheckerConfig
+from checker.invariants import Finding
 from checker.model import Action, World
+from checker.mutants import SPEC_VARIANTS, installed
 from spec.pbft import (
     BlockRequest,
     BlockResponse,
@@ -26,6 +28,7 @@ from spec.pbft import (
     ClientRequest,
     Commit,
     CommitCertificate,
+    ConsensusConfig,
     Input,
     Message,
     NewView,
@@ -36,7 +39,10 @@ from spec.pbft import (
     Slot,
     TimerFired,
     ViewChange,
+    commit_certificate_is_valid,
+    new_view_is_valid,
     primary_of,
+    view_change_is_valid,
 )
 
 Renaming = tuple[int, ...]
@@ -55,9 +61,37 @@ def interchangeable(config: CheckerConfig) -> tuple[int, ...]:
 class Symmetry:
     def __init__(self, config: CheckerConfig) -> None:
         self.n = config.n
+        self.consensus = config.consensus
         self.members = interchangeable(config)
         # A mutant whose behaviour depends on identity breaks the symmetry.
         self.enabled = len(self.members) >= 2 and config.mutant != "nondeterministic_execution"
+        self.spec_patches = SPEC_VARIANTS.get(config.mutant or "")
+        self.commutes: dict[tuple[Message, Renaming], bool] = {}
+
+    def audit(self, world: World, perm: Renaming) -> Finding | None:
+        """The reduction's premise, checked on every world it renames: a renamed
+        message is valid exactly when the message is. (That renaming commutes with
+        every step is tested on sampled worlds: `tests/test_symmetry.py`.)"""
+        if not perm:
+            return None
+        for message in world.messages:
+            if not isinstance(message, (ViewChange, NewView, BlockResponse)):
+                continue
+            key = (message, perm)
+            commutes = self.commutes.get(key)
+            if commutes is None:
+                with installed(self.spec_patches):
+                    commutes = message_is_valid(self.consensus, message) == message_is_valid(
+                        self.consensus, rename_message(message, perm)
+                    )
+                self.commutes[key] = commutes
+            if not commutes:
+                return Finding(
+                    "symmetry",
+                    f"renaming replicas by {perm} changes whether a {type(message).__name__} from replica "
+                    f"{message.sender} is valid: worlds the reduction merges are not alike",
+                )
+        return None
 
     def canonical(self, world: World) -> tuple[World, Renaming]:
         if not self.enabled:
@@ -70,6 +104,15 @@ class Symmetry:
             renaming[source] = target
         perm = tuple(renaming)
         return rename_world(world, perm), perm
+
+
+def message_is_valid(consensus: ConsensusConfig, message: ViewChange | NewView | BlockResponse) -> bool:
+    """The validity rule a correct replica applies to a received message of this kind."""
+    if isinstance(message, ViewChange):
+        return view_change_is_valid(consensus, message)
+    if isinstance(message, NewView):
+        return new_view_is_valid(consensus, message)
+    return commit_certificate_is_valid(consensus, message.certificate, message.block)
 
 
 def signature(state: ReplicaState | None) -> tuple[object, ...]:

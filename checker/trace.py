@@ -18,7 +18,7 @@ from typing import Any
 
 from checker.config import CheckerConfig
 from checker.explore import Edge
-from checker.invariants import ChainChecks, Finding, check_world, witness_reached
+from checker.invariants import ChainChecks, Finding, SentMessageChecks, check_world, witness_reached
 from checker.model import Action, Model, World
 from checker.symmetry import Renaming, compose, invert, rename_action
 from spec.pbft import (
@@ -83,7 +83,7 @@ def concrete_finding(config: CheckerConfig, trace: Trace, finding: Finding) -> F
     renamed replicas, and its detail may name the wrong ones."""
     world = trace.steps[-1].world if trace.steps else trace.initial
     model = Model(config)
-    again = check_world(world, ChainChecks(model.real))
+    again = check_world(world, ChainChecks(model.real), SentMessageChecks(config.consensus))
     if again is None and config.witness is not None:
         again = witness_reached(model, world, config.witness)
     if again is not None and again.property == finding.property:

@@ -579,6 +579,10 @@ def toml_type(node: ast.expr) -> str:
             return f"array, each {each}" if each.startswith("one of") else f"array of {each}s"
     if isinstance(node, ast.Name) and node.id.endswith("Section"):
         return "table"
+    if isinstance(node, ast.Name) and typing.get_origin(getattr(checker.config, node.id, None)) is typing.Literal:
+        # A named Literal alias of checker/config.py (the mutant names, say).
+        values = typing.get_args(getattr(checker.config, node.id))
+        return "one of " + ", ".join(f"`{json.dumps(value)}`" for value in values)
     raise ValueError(f"docs/hooks.py: no TOML words for the annotation {text}")
 
 
@@ -893,8 +897,19 @@ ESTABLISHED: tuple[Established, ...] = (
      (), ("configs/n4f1.toml", "configs/controls/prepare_without_validation.toml"),
      ("tests/test_pbft.py::test_a_backup_prepares_only_a_valid_block", "tests/test_checker.py")),
     ("liveness (requests execute once the network heals)", "[model checker](checker.md#liveness)", "",
-     (), ("configs/n4f1_liveness.toml", "configs/controls/liveness_without_view_change.toml"),
-     ("tests/test_checker.py",)),
+     (), ("configs/n4f1_liveness.toml", "configs/controls/liveness_without_view_change.toml",
+          "configs/controls/liveness_censoring_primary.toml", "configs/controls/fetch_on_checkpoint_evidence_only.toml"),
+     ("tests/test_checker.py", "tests/test_liveness.py",
+      "tests/test_pbft.py::test_a_replica_that_missed_a_height_between_checkpoints_catches_up")),
+    ("correct replicas send only valid view changes (else they could never help one again)",
+     "[checkpoints](consensus.md#checkpoints)", "",
+     (), ("configs/n4f1.toml", "configs/controls/stale_prepared_certificate.toml"),
+     ("tests/test_pbft.py::test_a_stable_checkpoint_that_overtakes_an_open_slot_closes_it",
+      "tests/test_pbft.py::test_a_proposal_at_or_below_the_stable_checkpoint_is_not_prepared",
+      "tests/test_checker.py::test_sent_valid_flags_an_invalid_view_change_of_a_correct_replica_only")),
+    ("the symmetry reduction merges only alike worlds", "[model checker](checker.md#symmetry-reduction)", "",
+     (), (), ("tests/test_symmetry.py",
+              "tests/test_pbft.py::test_which_certificate_of_one_checkpoint_a_new_view_carries_does_not_matter")),
     ("conservation", "[invariants](invariants.md)", "proof-ledger.md",
      ("ledger.conservation",), ("configs/n4f1.toml",),
      ("tests/test_stateful.py", "tests/test_negative_controls.py", "tests/test_proofs_ledger.py")),

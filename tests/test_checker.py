@@ -27,6 +27,9 @@ EXPECTED_FINDINGS = {
     "controls/prepare_without_validation.toml": "validity",
     "controls/nondeterministic_execution.toml": "determinism",
     "controls/liveness_without_view_change.toml": "liveness",
+    "controls/stale_prepared_certificate.toml": "sent-valid",
+    "controls/fetch_on_checkpoint_evidence_only.toml": "liveness",
+    "controls/liveness_censoring_primary.toml": "liveness",
     "witnesses/block_commits.toml": "witness:block_commits",
     "witnesses/task_settles_by_commit.toml": "witness:task_settles_by_commit",
     "witnesses/task_settles_by_rollback.toml": "witness:task_settles_by_rollback",
@@ -173,3 +176,68 @@ def test_a_ledger_invariant_violation_is_reported_as_a_ledger_finding(monkeypatc
     assert outcome.finding is not None
     assert outcome.finding.property == "ledger"
     assert "conservation: supply moved" in outcome.finding.detail
+
+
+# --- the review's additions: sent-valid, spec variants, block requests answered at once ----------------
+def test_sent_valid_flags_an_invalid_view_change_of_a_correct_replica_only() -> None:
+    """A VIEW-CHANGE whose certificate lies at its own checkpoint (what finding 1 made
+    correct replicas send) is a finding when a correct replica sent it, and the
+    adversary's business when a faulty one did."""
+    from checker.invariants import SentMessageChecks
+    from checker.model import World
+    from spec.pbft import CheckpointCertificate, PreparedCertificate, PrePrepare, ViewChange
+
+    config = load_config(CONFIGS / "n4f1.toml")
+    correct_primary = Model(dataclasses.replace(config, faulty=frozenset())).initial()
+    proposal = next(m for m in correct_primary.messages if isinstance(m, PrePrepare))
+    stable = CheckpointCertificate(2, "ab" * 32, frozenset({1, 2, 3}))
+    at_checkpoint = PreparedCertificate(dataclasses.replace(proposal, height=2), frozenset({0, 1, 2}))
+    replicas = Model(config).initial().replicas  # Thor (0) faulty
+    checks = SentMessageChecks(config.consensus)
+    for sender, expected in ((1, "sent-valid"), (0, None)):
+        message = ViewChange(1, stable, (at_checkpoint,), sender)
+        found = checks.check(World(replicas, frozenset({message}), 0))
+        assert (found.property if found else None) == expected
+    without = ViewChange(1, stable, (), 1)
+    assert checks.check(World(replicas, frozenset({without}), 0)) is None
+
+
+def test_spec_variants_replace_existing_functions_and_are_put_back() -> None:
+    import spec.pbft as pbft
+    from checker.config import MUTANTS
+    from checker.mutants import SPEC_VARIANTS, installed
+
+    originals = {name: getattr(pbft, name) for patches in SPEC_VARIANTS.values() for name in patches}
+    for variant, patches in SPEC_VARIANTS.items():
+        assert variant in MUTANTS
+        with installed(patches):
+            for name, function in patches.items():
+                assert getattr(pbft, name) is function
+        for name in patches:
+            assert getattr(pbft, name) is originals[name]
+
+
+def test_every_mutant_is_used_by_a_shipped_control_or_a_test() -> None:
+    from checker.config import MUTANTS
+
+    used = {load_config(path).mutant for path in CONFIGS.glob("controls/*.toml")}
+    tested_elsewhere = {"new_view_compares_checkpoint_signers"}  # tests/test_symmetry.py
+    assert set(MUTANTS) == (used - {None}) | tested_elsewhere
+
+
+def test_a_block_request_is_answered_at_once_by_every_replica_that_can() -> None:
+    """The model's reduction: a waiting replica's FETCH puts the answers of every
+    correct replica holding the block into the network in the same transition."""
+    from checker.invariants import caught_up
+    from spec.pbft import BlockResponse
+
+    config = load_config(CONFIGS / "controls/fetch_on_checkpoint_evidence_only.toml")
+    config = dataclasses.replace(config, mutant=None)
+    outcome = explore(dataclasses.replace(config, witness="catch_up_completes"))
+    assert outcome.finding is not None and outcome.finding.property == "witness:catch_up_completes"
+    trace = replay(config, outcome.trace)
+    fetches = [step for step in trace.steps if step.action.kind == "timer" and "FETCH" in repr(step.action.inputs)]
+    assert fetches, "the catch-up starts with a FETCH timer"
+    answers = [m for m in fetches[-1].world.messages if isinstance(m, BlockResponse)]
+    assert answers and all(m.requester == fetches[-1].action.replica for m in answers)
+    assert caught_up(trace.steps[-1].world)
