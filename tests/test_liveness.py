@@ -3,11 +3,12 @@ on small hand-made graphs, the settled predicate (filling the height bound is no
 settled), the negative controls, and the liveness premise that configurations which
 expect to pass must meet."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from checker.config import CheckerConfig, ConfigError, load_config
+from checker.config import CheckerConfig, ConfigError, liveness_premise, load_config
 from checker.explore import Edge, Outcome, explore
 from checker.liveness import BottomComponents, bottom_components, check_liveness, correct_only_graph, stuck
 from checker.model import Action, Model, World
@@ -120,18 +121,22 @@ def test_the_censoring_control_passed_with_the_old_settled_definition(monkeypatc
     assert outcome.finding is None
 
 
-def test_the_shipped_liveness_config_is_the_censoring_control_with_the_heights_the_premise_asks_for() -> None:
-    """configs/n4f1_liveness.toml (exhausted with liveness in CI, about 290,000 worlds:
-    too slow for a unit test) is the control with one more height (1 request + 1
-    byzantine message): there the task executes after the empty block, on a correct
-    primary's proposal."""
-    control = load_config(CENSORING)
+def test_the_shipped_liveness_config_has_exactly_the_heights_the_premise_asks_for() -> None:
+    """configs/n4f1_liveness.toml (exhausted with liveness in CI, about 270,000 worlds:
+    too slow for a unit test) is n4f1 over views 0..1 with K + W heights: both of
+    n4f1's requests, and one for Thor's one message. One height fewer breaks the
+    premise, as the censoring control does with its one request."""
+    n4f1 = load_config(CONFIGS / "n4f1.toml")
     shipped = load_config(CONFIGS / "n4f1_liveness.toml")
     assert shipped.liveness and shipped.expect == "pass"
-    assert shipped.max_height == control.max_height + 1 == len(shipped.requests) + shipped.byzantine_messages
-    same = ("requests", "faulty", "max_view", "byzantine_messages", "byzantine_blocks", "consensus", "mutant")
+    assert liveness_premise(shipped) == []
+    assert shipped.max_height == len(shipped.requests) + shipped.byzantine_messages == 3
+    assert liveness_premise(dataclasses.replace(shipped, max_height=2)) != []
+    same = ("requests", "faulty", "byzantine_messages", "byzantine_blocks", "consensus", "mutant")
     for name in same:
-        assert getattr(shipped, name) == getattr(control, name), name
+        assert getattr(shipped, name) == getattr(n4f1, name), name
+    control = load_config(CENSORING)
+    assert control.max_height < len(control.requests) + control.byzantine_messages
 
 
 def test_the_silent_primary_control_still_fails_liveness() -> None:
