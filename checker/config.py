@@ -46,6 +46,7 @@ WITNESSES = (
     "view_change_completes",
     "equivocation_survived",
     "catch_up_completes",
+    "checkpoint_ahead_of_execution",
 )
 """Reachability witnesses: each names a deliberately false property ("this never
 happens"), so a counterexample shows the model reaches it."""
@@ -99,6 +100,7 @@ class CheckSection(ConfigModel):
         "view_change_completes",
         "equivocation_survived",
         "catch_up_completes",
+        "checkpoint_ahead_of_execution",
     ] | None = None
     symmetry: bool = True
     liveness: bool = False

@@ -209,6 +209,16 @@ def caught_up(world: World) -> bool:
     return False
 
 
+def checkpoint_ahead(model: Model, world: World) -> bool:
+    """A correct replica holds a stable checkpoint above the height it executed,
+    counted with a faulty replica's vote for the real root."""
+    for replica in world.replicas:
+        if replica is not None and replica.stable.height > replica.height:
+            if replica.stable.signers & model.config.faulty:
+                return True
+    return False
+
+
 WITNESS_TEXT = {
     "block_commits": "a correct replica executes a committed block",
     "task_settles_by_commit": "a task settles by commit (quality >= threshold)",
@@ -216,6 +226,8 @@ WITNESS_TEXT = {
     "view_change_completes": "a correct replica enters a view above 0 through NEW-VIEW",
     "equivocation_survived": "a faulty primary equivocates and correct replicas still commit that height",
     "catch_up_completes": "a lagging correct replica executes a block fetched with its commit certificate",
+    "checkpoint_ahead_of_execution": "a faulty replica's vote for the real root makes a checkpoint stable above "
+    "a correct replica's height",
 }
 
 
@@ -233,6 +245,8 @@ def witness_reached(model: Model, world: World, witness: str) -> Finding | None:
         reached = equivocation_survived(model, world)
     elif witness == "catch_up_completes":
         reached = caught_up(world)
+    elif witness == "checkpoint_ahead_of_execution":
+        reached = checkpoint_ahead(model, world)
     if reached:
         return Finding("witness:" + witness, WITNESS_TEXT[witness])
     return None

@@ -36,6 +36,7 @@ EXPECTED_FINDINGS = {
     "witnesses/view_change_completes.toml": "witness:view_change_completes",
     "witnesses/equivocation_survived.toml": "witness:equivocation_survived",
     "witnesses/catch_up_completes.toml": "witness:catch_up_completes",
+    "witnesses/checkpoint_ahead_of_execution.toml": "witness:checkpoint_ahead_of_execution",
 }
 
 
