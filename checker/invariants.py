@@ -27,12 +27,14 @@ from spec.codes import ResultCode
 from spec.encoding import state_root
 from spec.invariants import check_step
 from spec.pbft import (
+    BlockResponse,
     ConsensusConfig,
     Message,
     NewView,
     PrePrepare,
     ReplicaState,
     ViewChange,
+    commit_certificate_is_valid,
     new_view_is_valid,
     view_change_is_valid,
 )
@@ -118,17 +120,22 @@ class SentMessageChecks:
                 continue
             valid = self.verdicts.get(message)
             if valid is None:
-                valid = self.is_valid(message)
+                valid = message_is_valid(self.consensus, message)
                 self.verdicts[message] = valid
             if not valid:
                 return Finding("sent-valid", f"correct replica {message.sender} sent {describe_sent(message)}, "
                                "which every correct replica rejects")
         return None
 
-    def is_valid(self, message: ViewChange | NewView) -> bool:
-        if isinstance(message, ViewChange):
-            return view_change_is_valid(self.consensus, message)
-        return new_view_is_valid(self.consensus, message)
+
+
+def message_is_valid(consensus: ConsensusConfig, message: ViewChange | NewView | BlockResponse) -> bool:
+    """The validity rule a correct replica applies to a received message of this kind."""
+    if isinstance(message, ViewChange):
+        return view_change_is_valid(consensus, message)
+    if isinstance(message, NewView):
+        return new_view_is_valid(consensus, message)
+    return commit_certificate_is_valid(consensus, message.certificate, message.block)
 
 
 def describe_sent(message: ViewChange | NewView) -> str:

@@ -17,7 +17,7 @@ exactly, canonical.
 from dataclasses import replace
 
 from checker.config import CheckerConfig
-from checker.invariants import Finding
+from checker.invariants import Finding, message_is_valid
 from checker.model import Action, World
 from checker.mutants import SPEC_VARIANTS, installed
 from spec.pbft import (
@@ -28,7 +28,6 @@ from spec.pbft import (
     ClientRequest,
     Commit,
     CommitCertificate,
-    ConsensusConfig,
     Input,
     Message,
     NewView,
@@ -39,10 +38,7 @@ from spec.pbft import (
     Slot,
     TimerFired,
     ViewChange,
-    commit_certificate_is_valid,
-    new_view_is_valid,
     primary_of,
-    view_change_is_valid,
 )
 
 Renaming = tuple[int, ...]
@@ -80,10 +76,10 @@ class Symmetry:
             key = (message, perm)
             commutes = self.commutes.get(key)
             if commutes is None:
+                renamed = rename_message(message, perm)
+                assert isinstance(renamed, type(message))
                 with installed(self.spec_patches):
-                    commutes = message_is_valid(self.consensus, message) == message_is_valid(
-                        self.consensus, rename_message(message, perm)
-                    )
+                    commutes = message_is_valid(self.consensus, message) == message_is_valid(self.consensus, renamed)
                 self.commutes[key] = commutes
             if not commutes:
                 return Finding(
@@ -104,15 +100,6 @@ class Symmetry:
             renaming[source] = target
         perm = tuple(renaming)
         return rename_world(world, perm), perm
-
-
-def message_is_valid(consensus: ConsensusConfig, message: ViewChange | NewView | BlockResponse) -> bool:
-    """The validity rule a correct replica applies to a received message of this kind."""
-    if isinstance(message, ViewChange):
-        return view_change_is_valid(consensus, message)
-    if isinstance(message, NewView):
-        return new_view_is_valid(consensus, message)
-    return commit_certificate_is_valid(consensus, message.certificate, message.block)
 
 
 def signature(state: ReplicaState | None) -> tuple[object, ...]:

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from checker.config import CheckerConfig, load_config
+from checker.invariants import message_is_valid
 from checker.model import Model, World
 from checker.mutants import SPEC_VARIANTS, installed
-from checker.symmetry import Symmetry, message_is_valid, rename_input, rename_message, rename_state
+from checker.symmetry import Symmetry, rename_input, rename_message, rename_state
 from spec.pbft import (
     BlockResponse,
     CheckpointCertificate,
