@@ -13,7 +13,9 @@ These tests pin that from both sides:
 
 The scenario's final state holds transfers in every status and with every
 settlement cause, tasks in every status, execution proofs, a reputation update,
-a balance set and an id in each failed-id set.
+a balance set and an id in each failed-id set. A hash of the wrong length and a
+state with a negative integer have no canonical bytes (the latter shows as
+`UNENCODABLE_ROOT`).
 
 The last section pins two ledger outputs beside the root: the reputation bound and
 the height and indices that block receipts report.
@@ -458,6 +460,22 @@ def test_presence_flags_are_caught_by_the_pinned_roots(monkeypatch: pytest.Monke
     """A present optional value flagged 2 instead of 1 keeps every distinction; only known answers see it."""
     monkeypatch.setattr(encoding, "encode_optional_u64", lambda v: b"\x00" if v is None else b"\x02" + encoding.encode_u64(v))
     assert failing_checks() == ["pinned roots"]
+
+
+# === what has no canonical bytes ===============================================================
+@pytest.mark.parametrize("hex_digits", [62, 66])
+def test_a_hash_of_other_than_32_bytes_has_no_encoding(hex_digits: int) -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        encoding.encode_hash("ab" * (hex_digits // 2))
+
+
+def test_a_state_no_correct_ledger_reaches_is_shown_as_unencodable() -> None:
+    agent = sorted(FINAL.accounts)[0]
+    broken = with_record(FINAL, "accounts", agent, dataclasses.replace(FINAL.accounts[agent], total=-1))
+    with pytest.raises(OverflowError):
+        state_root(broken)
+    assert encoding.displayed_state_root(broken) == encoding.UNENCODABLE_ROOT
+    assert encoding.displayed_state_root(FINAL) == state_root(FINAL)
 
 
 # === bounds and receipts ===========================================================================
