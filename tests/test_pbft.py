@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from builders import ALICE, ATP, DAVE, LEGION, SPROUT, T0, THOR, lock, make_genesis, pair
+from builders import ALICE, ATP, DAVE, LEGION, SPROUT, T0, THOR, lock, make_genesis, pair, reputation
 from builders import commit as transfer_commit
 
 import spec.pbft as pbft
@@ -1193,3 +1193,63 @@ def test_a_new_view_must_carry_a_valid_certificate_of_the_chosen_checkpoint(carr
     view_changes = tuple(ViewChange(1, checkpoint_signed_by({0, 1, 2}), (), sender) for sender in (1, 2, 3))
     assert pbft.new_view_is_valid(EVERY_HEIGHT, NewView(1, view_changes, checkpoint_signed_by({1, 2, 3}), (), 1))
     assert not pbft.new_view_is_valid(EVERY_HEIGHT, NewView(1, view_changes, carried, (), 1))
+
+
+# === survivors of the mutation run (benchmarks/mutation_run.py) ======================================
+def test_only_a_federation_task_goes_first_in_a_two_transaction_request() -> None:
+    """A REPUTATION_UPDATE sorts after FEDERATION_TASK, an ATP_TRANSFER_LOCK before it:
+    both are refused as the first of two (the rule is equality, not an order)."""
+    primary = initial_replica_state(CONFIG, 0, CLOCK)
+    for first in (reputation("r9"), lock("x9", amount=ATP)):
+        assert_ignored(CONFIG, primary, ClientRequest((first, lock("x8", amount=ATP))))
+
+
+def test_the_new_view_checkpoint_is_the_highest_whatever_the_order() -> None:
+    """View changes whose checkpoints come highest first (4, then 2) still give 4."""
+    high, low = checkpoint_signed_by({0, 1, 2}, height=4), checkpoint_signed_by({0, 1, 2}, height=2)
+    view_changes = (ViewChange(1, high, (), 1), ViewChange(1, low, (), 2), ViewChange(1, low, (), 3))
+    for ordered in (view_changes, tuple(reversed(view_changes))):
+        checkpoint, _ = new_view_proposals(EVERY_HEIGHT, 1, ordered)
+        assert checkpoint == high
+
+
+def test_re_proposals_start_just_above_an_odd_checkpoint() -> None:
+    """With a checkpoint at height 1, the first re-proposal is at height 2 (not 1 | 1)."""
+    states, outputs = submit(EVERY_HEIGHT, fresh_replicas(EVERY_HEIGHT), REQUEST)
+    states, _ = deliver_all(EVERY_HEIGHT, states, outputs)
+    assert states[0].stable.height == 1
+    second = proposal(block_on(states[0].ledger, REQUESTS[1].transactions))
+    certificate = PreparedCertificate(second, frozenset({0, 1, 2}))
+    view_changes = tuple(ViewChange(1, states[0].stable, (certificate,), sender) for sender in (1, 2, 3))
+    checkpoint, proposals = new_view_proposals(EVERY_HEIGHT, 1, view_changes)
+    assert checkpoint.height == 1 and [p.height for p in proposals] == [2]
+
+
+def test_a_replica_that_installs_a_new_view_forgets_the_view_changes_for_it() -> None:
+    """The new primary drops the view changes it built the NEW-VIEW from; a backup that
+    had counted one for the new view (not enough to join) drops that count."""
+    states, _, new_view = new_view_1()
+    assert (states[1].view, states[1].active) == (1, True)
+    assert [change for change in states[1].view_changes if change.new_view <= 1] == []
+    _, _, view_changes = view_changes_to_view_1()
+    backup_0, _ = step(CONFIG, initial_replica_state(CONFIG, 0, CLOCK), view_changes[1])
+    assert (1, view_changes[1].sender) in backup_0.view_change_senders
+    backup_0, _ = step(CONFIG, backup_0, new_view)
+    assert (backup_0.view, backup_0.active) == (1, True)
+    assert [pair for pair in backup_0.view_change_senders if pair[0] <= 1] == []
+
+
+def test_checkpoints_at_large_heights_compare_by_value() -> None:
+    """Heights are compared by value (ints above 256 are distinct objects in CPython)."""
+    first = CheckpointCertificate(int("300"), ROOT_A, frozenset({0, 1, 2}))
+    second = CheckpointCertificate(int("300"), ROOT_A, frozenset({1, 2, 3}))
+    assert pbft.same_checkpoint(first, second)
+
+
+def test_a_commit_certificate_for_another_height_than_its_block_is_invalid() -> None:
+    block = block_on(GENESIS_LEDGER, REQUEST.transactions)
+    for height in (block.header.height - 1, block.header.height + 1):
+        certificate = CommitCertificate(0, height, block_hash(block.header), frozenset({0, 1, 2}))
+        assert not pbft.commit_certificate_is_valid(CONFIG, certificate, block)
+    right = CommitCertificate(0, block.header.height, block_hash(block.header), frozenset({0, 1, 2}))
+    assert pbft.commit_certificate_is_valid(CONFIG, right, block)
