@@ -1253,3 +1253,12 @@ def test_a_commit_certificate_for_another_height_than_its_block_is_invalid() -> 
         assert not pbft.commit_certificate_is_valid(CONFIG, certificate, block)
     right = CommitCertificate(0, block.header.height, block_hash(block.header), frozenset({0, 1, 2}))
     assert pbft.commit_certificate_is_valid(CONFIG, right, block)
+
+
+def test_a_certificate_with_more_than_a_quorum_is_valid() -> None:
+    """At least a quorum, not exactly one: every replica's commit counts."""
+    block = block_on(GENESIS_LEDGER, REQUEST.transactions)
+    everyone = CommitCertificate(0, block.header.height, block_hash(block.header), EVERYONE)
+    assert len(EVERYONE) > CONFIG.quorum
+    assert pbft.commit_certificate_is_valid(CONFIG, everyone, block)
+    assert pbft.checkpoint_certificate_is_valid(CONFIG, CheckpointCertificate(2, ROOT_A, EVERYONE))
