@@ -1262,3 +1262,17 @@ def test_a_certificate_with_more_than_a_quorum_is_valid() -> None:
     assert len(EVERYONE) > CONFIG.quorum
     assert pbft.commit_certificate_is_valid(CONFIG, everyone, block)
     assert pbft.checkpoint_certificate_is_valid(CONFIG, CheckpointCertificate(2, ROOT_A, EVERYONE))
+
+
+def test_a_new_stable_checkpoint_keeps_the_votes_above_it() -> None:
+    """Votes for a higher checkpoint outlive the adoption of a lower one: with them a
+    later vote still completes that quorum."""
+    state = initial_replica_state(CONFIG, 3, CLOCK)
+    for sender in (0, 1):
+        state, _ = step(CONFIG, state, Checkpoint(4, ROOT_B, sender))
+    for sender in (0, 1, 2):
+        state, _ = step(CONFIG, state, Checkpoint(2, ROOT_A, sender))
+    assert state.stable.height == 2
+    assert [(vote.height, vote.sender) for vote in state.checkpoint_votes] == [(4, 0), (4, 1)]
+    state, _ = step(CONFIG, state, Checkpoint(4, ROOT_B, 2))
+    assert (state.stable.height, state.stable.state_root) == (4, ROOT_B)
