@@ -436,13 +436,7 @@ class Model:
         not count: a faulty primary could fill it with empty blocks. (The liveness
         premise, `checker.config.liveness_premise`, gives the heights every request
         needs plus every height the adversary can take.)"""
-        for state in world.replicas:
-            if state is None:
-                continue
-            for request in self.config.requests:
-                if not request_is_executed(state, request.request.transactions):
-                    return False
-        return True
+        return not self.requests_missing(world)
 
     def requests_missing(self, world: World) -> list[tuple[int, list[int]]]:
         """For each correct replica that has not executed every request, the indexes
