@@ -13,7 +13,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from spec.constants import CHECKPOINT_INTERVAL, WATERMARK_WINDOW
+from spec.constants import CHECKPOINT_INTERVAL, MAX_CLOCK_SKEW_MS, WATERMARK_WINDOW
 from spec.pbft import ClientRequest, ConsensusConfig, fault_tolerance, primary_of, quorum_size
 from spec.scenario import (
     ScenarioError,
@@ -39,7 +39,7 @@ MUTANTS: tuple[MutantName, ...] = get_args(MutantName)
 The first three break a replica from outside (`checker.model`); the others are
 `spec/pbft.py` with a fixed bug put back (`checker.mutants.SPEC_VARIANTS`)."""
 
-WITNESSES = (
+WitnessName = Literal[
     "block_commits",
     "task_settles_by_commit",
     "task_settles_by_rollback",
@@ -47,12 +47,20 @@ WITNESSES = (
     "equivocation_survived",
     "catch_up_completes",
     "checkpoint_ahead_of_execution",
-)
+    "faulty_new_view_installed",
+    "crash_survived",
+    "timestamp_ahead_of_clock",
+    "watermark_holds_back",
+]
+WITNESSES: tuple[WitnessName, ...] = get_args(WitnessName)
 """Reachability witnesses: each names a deliberately false property ("this never
 happens"), so a counterexample shows the model reaches it."""
 
-BYZANTINE_BLOCKS: tuple[Literal["proposal", "empty", "future_timestamp", "bad_root"], ...] = (
-    "proposal", "empty", "future_timestamp",
+BlockFamily = Literal[
+    "proposal", "empty", "subset", "reordered", "latest_timestamp", "future_timestamp", "bad_root"
+]
+BYZANTINE_BLOCKS: tuple[BlockFamily, ...] = (
+    "proposal", "empty", "subset", "reordered", "latest_timestamp", "future_timestamp",
 )
 """The default block families; `bad_root` may be added."""
 
@@ -68,6 +76,9 @@ class ConfigModel(BaseModel):
 class ConsensusSection(ConfigModel):
     faulty: tuple[PlatformName, ...] = ()
     """Platforms whose replicas are Byzantine."""
+    crashable: tuple[PlatformName, ...] | None = None
+    """Correct platforms whose replicas may crash (`bounds.crashes` of them at
+    most); default: every correct one but the primary of `max_view`."""
     quorum: Literal["safe", "2f+1"] = "safe"
     """safe: ceil((N+f+1)/2). 2f+1 exists only as a negative control."""
     checkpoint_interval: int = Field(default=CHECKPOINT_INTERVAL, ge=1, le=1000)
@@ -82,26 +93,38 @@ class BoundsSection(ConfigModel):
     max_height: int = Field(ge=1, le=50)
     byzantine_messages: int = Field(default=0, ge=0, le=50)
     """How many messages the faulty replicas may send in all."""
+    crashes: int = Field(default=0, ge=0, le=50)
+    """How many correct replicas may crash (stop for good, at any point) in all: a
+    fault apart from the Byzantine budget."""
+
+
+class ClocksSection(ConfigModel):
+    """Each correct replica's clock: it starts at genesis_time_ms +
+    consensus.clock_offset_ms + its own offset, and moves `tick_ms` forward each
+    time one of its timers fires, at most `ticks` times (the bound keeps the model
+    finite). Proposals are stamped from the primary's clock and checked against
+    the receiver's (`spec.pbft.proposal_is_acceptable`)."""
+
+    offsets_ms: dict[PlatformName, UInt64] = {}
+    """Per platform, how far its clock starts ahead (0 when absent)."""
+    tick_ms: int = Field(default=0, ge=0, le=MAX_CLOCK_SKEW_MS)
+    ticks: int = Field(default=0, ge=0, le=10)
 
 
 class ByzantineSection(ConfigModel):
-    blocks: tuple[Literal["proposal", "empty", "future_timestamp", "bad_root"], ...] = BYZANTINE_BLOCKS
-    """What a faulty primary may propose: the block a correct primary holding every
-    request would, an empty block, that block stamped beyond the clock-skew bound,
-    that block with a transaction root that does not match its transactions."""
+    blocks: tuple[BlockFamily, ...] = BYZANTINE_BLOCKS
+    """What a faulty primary may propose, on the ledger of any correct replica:
+    the block a correct primary holding every request would (`proposal`), an
+    empty block, each single request of that block alone (`subset`), its requests
+    in reverse order (`reordered`), the proposal stamped at the latest time that
+    replica's clock accepts (`latest_timestamp`), or beyond every correct clock's
+    skew bound (`future_timestamp`), and the proposal with a transaction root that
+    does not match its transactions (`bad_root`)."""
 
 
 class CheckSection(ConfigModel):
     mutant: MutantName | None = None
-    witness: Literal[
-        "block_commits",
-        "task_settles_by_commit",
-        "task_settles_by_rollback",
-        "view_change_completes",
-        "equivocation_survived",
-        "catch_up_completes",
-        "checkpoint_ahead_of_execution",
-    ] | None = None
+    witness: WitnessName | None = None
     symmetry: bool = True
     liveness: bool = False
     """Also check liveness on the explored graph (keeps every edge in memory)."""
@@ -124,6 +147,7 @@ class CheckerConfigFile(ConfigModel):
     consensus: ConsensusSection = ConsensusSection()
     bounds: BoundsSection
     byzantine: ByzantineSection = ByzantineSection()
+    clocks: ClocksSection = ClocksSection()
     check: CheckSection = CheckSection()
     requests: tuple[RequestSection, ...] = ()
 
@@ -145,9 +169,16 @@ class CheckerConfig:
     genesis: Genesis
     faulty: frozenset[int]
     clock_ms: int
+    """Where every clock starts before its own offset."""
+    clock_offsets: tuple[int, ...]
+    """Per replica, how far its clock starts ahead of `clock_ms`."""
+    clock_tick_ms: int
+    clock_ticks: int
     max_view: int
     max_height: int
     byzantine_messages: int
+    crashes: int
+    crashable: frozenset[int]
     byzantine_blocks: tuple[str, ...]
     requests: tuple[Request, ...]
     mutant: str | None
@@ -164,6 +195,19 @@ class CheckerConfig:
     @property
     def correct(self) -> tuple[int, ...]:
         return tuple(r for r in range(self.n) if r not in self.faulty)
+
+    def start_clock(self, replica: int) -> int:
+        return self.clock_ms + self.clock_offsets[replica]
+
+    def latest_clock(self, replica: int) -> int:
+        """The furthest `replica`'s clock moves within the bounds."""
+        return self.start_clock(replica) + self.clock_ticks * self.clock_tick_ms
+
+    def clock_spread(self) -> int:
+        """How far apart two correct clocks start, in ms. (Ticks never take one more
+        than MAX_CLOCK_SKEW_MS ahead of another: `Model.clock_after_tick`.)"""
+        starts = [self.start_clock(replica) for replica in self.correct]
+        return max(starts) - min(starts)
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +255,9 @@ def load_config(path: str | Path) -> CheckerConfig:
         config = build_config(raw, str(path))
     except (ScenarioError, GenesisError) as error:
         raise ConfigError(f"{path}: {error}") from None
+    broken = fault_premise(config)
+    if config.expect == "pass" and broken:
+        raise ConfigError(f"{path}: the configuration breaks the protocol's assumptions: {'; '.join(broken)}")
     broken = liveness_premise(config)
     if config.liveness and (config.expect == "pass" or config.mutant is not None) and broken:
         raise ConfigError(f"{path}: check.liveness: the bounds break the liveness premise: {'; '.join(broken)}")
@@ -261,9 +308,14 @@ def build_config(raw: CheckerConfigFile, path: str) -> CheckerConfig:
         genesis=genesis,
         faulty=frozenset(faulty),
         clock_ms=genesis.genesis_time_ms + raw.consensus.clock_offset_ms,
+        clock_offsets=clock_offsets(raw.clocks, platforms, path),
+        clock_tick_ms=raw.clocks.tick_ms,
+        clock_ticks=raw.clocks.ticks,
         max_view=raw.bounds.max_view,
         max_height=raw.bounds.max_height,
         byzantine_messages=raw.bounds.byzantine_messages if faulty else 0,
+        crashes=raw.bounds.crashes,
+        crashable=crashable_replicas(raw, platforms, faulty, path),
         byzantine_blocks=raw.byzantine.blocks,
         requests=tuple(requests),
         mutant=raw.check.mutant,
@@ -273,6 +325,50 @@ def build_config(raw: CheckerConfigFile, path: str) -> CheckerConfig:
         expect=raw.check.expect,
         quorum_rule=raw.consensus.quorum,
     )
+
+
+def crashable_replicas(raw: CheckerConfigFile, platforms: tuple[str, ...], faulty: set[int], path: str) -> frozenset[int]:
+    last_primary = primary_of(raw.bounds.max_view, len(platforms))
+    if raw.consensus.crashable is None:
+        return frozenset(r for r in range(len(platforms)) if r not in faulty and r != last_primary)
+    chosen: set[int] = set()
+    for index, name in enumerate(raw.consensus.crashable):
+        if name not in platforms:
+            raise ConfigError(f"{path}: consensus.crashable.{index}: {name!r} is not a genesis platform")
+        replica = platforms.index(name)
+        if replica in faulty:
+            raise ConfigError(f"{path}: consensus.crashable.{index}: {name} is faulty; only correct replicas crash")
+        if replica == last_primary:
+            raise ConfigError(
+                f"{path}: consensus.crashable.{index}: {name} leads max_view = {raw.bounds.max_view}, "
+                "which needs a live primary"
+            )
+        chosen.add(replica)
+    return frozenset(chosen)
+
+
+def clock_offsets(clocks: ClocksSection, platforms: tuple[str, ...], path: str) -> tuple[int, ...]:
+    for name in clocks.offsets_ms:
+        if name not in platforms:
+            raise ConfigError(f"{path}: clocks.offsets_ms: {name!r} is not a genesis platform")
+    return tuple(clocks.offsets_ms.get(name, 0) for name in platforms)
+
+
+def fault_premise(config: CheckerConfig) -> list[str]:
+    """What the protocol assumes of faults and clocks, for a configuration that
+    expects to pass: at most f Byzantine replicas (crashes never break safety, so
+    they are bounded by the liveness premise instead), and correct clocks that stay
+    within MAX_CLOCK_SKEW_MS of each other."""
+    broken: list[str] = []
+    f = config.consensus.f
+    if len(config.faulty) > f:
+        broken.append(f"consensus.faulty: {len(config.faulty)} Byzantine replicas, more than f = {f}")
+    if config.clock_spread() > MAX_CLOCK_SKEW_MS:
+        broken.append(
+            f"clocks.offsets_ms: correct clocks start {config.clock_spread()} ms apart, "
+            f"more than MAX_CLOCK_SKEW_MS = {MAX_CLOCK_SKEW_MS}"
+        )
+    return broken
 
 
 def liveness_premise(config: CheckerConfig) -> list[str]:
@@ -303,7 +399,13 @@ def liveness_premise(config: CheckerConfig) -> list[str]:
       not taken: max_view is the view in which timers no longer interrupt its
       primary (the model's stand-in for timeouts long enough after the last
       fault), and it must be led by a correct replica. This is also what lets a
-      view change pass every faulty primary of a lower view."""
+      view change pass every faulty primary of a lower view. (For the same
+      reason the model never crashes the primary of max_view.)
+    * crashes: the replicas that are neither faulty nor crashed make a quorum;
+    * timestamps: a faulty primary does not stamp blocks at the limit of the
+      clocks (`latest_timestamp`): the chain's timestamps only grow, so after such
+      a block a correct primary must wait for its clock to pass the stamp, and a
+      bounded clock need not. Safety configurations keep that move."""
     broken: list[str] = []
     capacity = config.consensus.max_block_transactions
     for index, request in enumerate(config.requests):
@@ -332,6 +434,18 @@ def liveness_premise(config: CheckerConfig) -> list[str]:
         broken.append(
             f"bounds.max_height = {config.max_height} < {needed}: {requests} may take a height each, "
             f"and {messages} one more each (an empty block from a faulty primary)"
+        )
+    if "latest_timestamp" in config.byzantine_blocks and leads:
+        broken.append(
+            "byzantine.blocks has latest_timestamp and a faulty replica leads a view: a block stamped at the "
+            "limit of a correct clock holds every later proposal until that clock passes the stamp, which "
+            "bounded clocks need not do (in a real run it is a wait of at most MAX_CLOCK_SKEW_MS)"
+        )
+    never_fail = config.n - len(config.faulty) - config.crashes
+    if never_fail < config.consensus.quorum:
+        broken.append(
+            f"consensus.faulty and bounds.crashes: {len(config.faulty)} Byzantine and {config.crashes} crashed "
+            f"leave {never_fail} replicas, fewer than a quorum of {config.consensus.quorum}"
         )
     last = primary_of(config.max_view, config.n)
     if last in config.faulty:

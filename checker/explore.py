@@ -150,7 +150,7 @@ class Explorer:
                 canonical, renaming = self.canonical(successor)
                 fp = self.fingerprint(canonical)
                 if self.keep_edges:
-                    self.edges.append((parent_fp, fp, action.kind == "byzantine"))
+                    self.edges.append((parent_fp, fp, action.is_fault))
                 owner = self.owner(fp)
                 if owner != self.index:
                     if fp not in sent:

@@ -36,6 +36,7 @@ from spec.pbft import (
     ViewChange,
     commit_certificate_is_valid,
     new_view_is_valid,
+    primary_of,
     view_change_is_valid,
 )
 from spec.state import LedgerState, TaskStatus
@@ -226,6 +227,46 @@ def checkpoint_ahead(model: Model, world: World) -> bool:
     return False
 
 
+def faulty_new_view_installed(model: Model, world: World) -> bool:
+    """A correct replica is active in a view led by a faulty primary, above view 0:
+    it installed that primary's NEW-VIEW."""
+    for replica in world.replicas:
+        if replica is not None and replica.active and replica.view >= 1:
+            if primary_of(replica.view, model.n) in model.config.faulty:
+                return True
+    return False
+
+
+def crash_survived(model: Model, world: World) -> bool:
+    """A correct replica crashed, and every other correct replica executed every
+    request."""
+    return bool(world.crashed) and model.requests_settled(world)
+
+
+def timestamp_ahead_of_clock(world: World) -> bool:
+    """A correct replica executed a block stamped later than its own clock reads:
+    the skew allowance of the timestamp rule was needed."""
+    for replica in world.replicas:
+        if replica is None:
+            continue
+        for block in replica.blocks:
+            if block.header.timestamp_ms > replica.clock_ms:
+                return True
+    return False
+
+
+def watermark_holds_back(model: Model, world: World) -> bool:
+    """A correct primary, active, with nothing in flight and requests pending,
+    may not propose: the next height is above its high watermark."""
+    window = model.consensus.watermark_window
+    for replica in model.live(world.replicas, world.crashed):
+        if replica is None or not replica.active or replica.slot is not None or not replica.pending:
+            continue
+        if primary_of(replica.view, model.n) == replica.replica and replica.height + 1 > replica.stable.height + window:
+            return True
+    return False
+
+
 WITNESS_TEXT = {
     "block_commits": "a correct replica executes a committed block",
     "task_settles_by_commit": "a task settles by commit (quality >= threshold)",
@@ -235,6 +276,11 @@ WITNESS_TEXT = {
     "catch_up_completes": "a lagging correct replica executes a block fetched with its commit certificate",
     "checkpoint_ahead_of_execution": "a faulty replica's vote for the real root makes a checkpoint stable above "
     "a correct replica's height",
+    "faulty_new_view_installed": "a correct replica enters a view led by a faulty primary through its NEW-VIEW",
+    "crash_survived": "a correct replica crashes and every other correct replica executes every request",
+    "timestamp_ahead_of_clock": "a correct replica executes a block stamped ahead of its own clock",
+    "watermark_holds_back": "a correct primary with pending requests waits for a checkpoint: the next height "
+    "is above its high watermark",
 }
 
 
@@ -254,6 +300,14 @@ def witness_reached(model: Model, world: World, witness: str) -> Finding | None:
         reached = caught_up(world)
     elif witness == "checkpoint_ahead_of_execution":
         reached = checkpoint_ahead(model, world)
+    elif witness == "faulty_new_view_installed":
+        reached = faulty_new_view_installed(model, world)
+    elif witness == "crash_survived":
+        reached = crash_survived(model, world)
+    elif witness == "timestamp_ahead_of_clock":
+        reached = timestamp_ahead_of_clock(world)
+    elif witness == "watermark_holds_back":
+        reached = watermark_holds_back(model, world)
     if reached:
         return Finding("witness:" + witness, WITNESS_TEXT[witness])
     return None

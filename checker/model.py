@@ -12,8 +12,13 @@ Every transition is one of:
 * deliver: a message from the set reaches a correct replica, which runs the
   spec's `step` on it and adds its outputs to the set;
 * votes: a burst of matching votes reaches a correct replica (see `group_votes`);
-* timer: a correct replica's view-change or fetch timer fires;
-* byzantine: a faulty replica adds a message it can sign to the set.
+* timer: a correct replica's view-change or fetch timer fires (its clock moves
+  on by the configuration's tick, up to its bound);
+* byzantine: a faulty replica adds a message it can sign to the set;
+* crash: a correct replica stops for good (up to `bounds.crashes` of them; never
+  the primary of `max_view`, see `checker.config.liveness_premise`). A crashed
+  replica keeps the state it had, which the safety invariants still read; it
+  takes no step and answers nothing, and liveness does not wait for it.
 
 Clients are prompt: a replica gets each request when it starts (or, for a request
 that waits for a height, in the step in which it executes that height).
@@ -25,7 +30,8 @@ counts both.
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from itertools import combinations
+from itertools import combinations, product
+from typing import TypeVar
 
 from checker.config import CheckerConfig
 from checker.mutants import SPEC_VARIANTS, installed
@@ -41,6 +47,7 @@ from spec.pbft import (
     CheckpointCertificate,
     ClientRequest,
     Commit,
+    CommitCertificate,
     Input,
     Message,
     NewView,
@@ -71,18 +78,27 @@ class World:
     """Indexed by replica; None for a faulty replica."""
     messages: frozenset[Message]
     byzantine_sent: int
+    crashed: frozenset[int] = frozenset()
+    """Correct replicas that have crashed."""
 
 
 @dataclass(frozen=True, slots=True)
 class Action:
     kind: str
-    """deliver, votes, timer or byzantine."""
+    """deliver, votes, timer, byzantine or crash."""
     replica: int
-    """The replica that steps (deliver, votes, timer) or sends (byzantine)."""
+    """The replica that steps (deliver, votes, timer), sends (byzantine) or stops (crash)."""
     inputs: tuple[Input, ...]
     """What the replica steps on, in order (a burst of votes has several), or the
-    one message the faulty replica sends."""
+    one message the faulty replica sends; nothing for a crash."""
 
+    @property
+    def is_fault(self) -> bool:
+        """The adversary's move, not a correct replica's (liveness waits for neither)."""
+        return self.kind in ("byzantine", "crash")
+
+
+Choice = TypeVar("Choice")
 
 LedgerKey = tuple[str, ...]
 """A ledger state named by the digests of the blocks that produced it."""
@@ -161,10 +177,7 @@ class Model:
         self.memo: list[dict[ReplicaState, dict[Input, Step]]] = [
             {} for _ in range(self.n)
         ]
-        self.timers = (
-            TimerFired(Timer.VIEW_CHANGE, config.clock_ms),
-            TimerFired(Timer.FETCH, config.clock_ms),
-        )
+        self.crashable = tuple(sorted(config.crashable))
         self.pruned = 0
         self.initial_results: dict[int, list[tuple[Input, tuple[Message, ...]]]] = {}
         """What each correct replica sent on the requests it starts with."""
@@ -179,7 +192,7 @@ class Model:
             if replica in self.config.faulty:
                 replicas.append(None)
             else:
-                state = initial_replica_state(self.consensus, replica, self.config.clock_ms)
+                state = initial_replica_state(self.consensus, replica, self.config.start_clock(replica))
                 for request in self.config.requests:
                     if request.after_height == 0:
                         state, outputs = self.step(replica, state, request.request)
@@ -222,6 +235,8 @@ class Model:
     def successors(self, world: World) -> Iterator[tuple[Action, World]]:
         singles, bursts = self.group_votes(world)
         for replica in self.correct:
+            if replica in world.crashed:
+                continue
             state = world.replicas[replica]
             assert state is not None
             actions = self.actions[replica].get(state)
@@ -234,14 +249,42 @@ class Model:
                 yield from self.take(world, actions, replica, state, "deliver", (message,))
             for burst in bursts:
                 yield from self.take(world, actions, replica, state, "votes", burst)
-            for timer in self.timers:
-                if timer.timer == Timer.FETCH and not self.someone_is_ahead(world, state):
+            for timer in (Timer.VIEW_CHANGE, Timer.FETCH):
+                if timer == Timer.FETCH and not self.someone_is_ahead(world, state):
                     continue
-                yield from self.take(world, actions, replica, state, "timer", (timer,))
+                event = TimerFired(timer, self.clock_after_tick(world, replica, state))
+                yield from self.take(world, actions, replica, state, "timer", (event,))
         if world.byzantine_sent < self.config.byzantine_messages:
             for sender, message in self.byzantine_menu(world):
                 if message not in world.messages:
                     yield Action("byzantine", sender, (message,)), self.byzantine_world(world, message)
+        if len(world.crashed) < self.config.crashes:
+            for replica in self.crashable:
+                if replica not in world.crashed:
+                    yield Action("crash", replica, ()), self.crash_world(world, replica)
+
+    def clock_after_tick(self, world: World, replica: int, state: ReplicaState) -> int:
+        """The clock reading a timer of `replica` fires with: one tick on, within its
+        bound, and never more than MAX_CLOCK_SKEW_MS ahead of another live correct
+        clock (the protocol assumes synchronised clocks; `fault_premise` bounds where
+        they start)."""
+        reading = min(state.clock_ms + self.config.clock_tick_ms, self.config.latest_clock(replica))
+        for other in self.live(world.replicas, world.crashed):
+            if other is not None:
+                reading = min(reading, other.clock_ms + MAX_CLOCK_SKEW_MS)
+        return max(reading, state.clock_ms)
+
+    def live(self, replicas: tuple[ReplicaState | None, ...], crashed: frozenset[int]) -> tuple[ReplicaState | None, ...]:
+        """The replicas that still take steps: crashed ones as None, like faulty ones."""
+        if not crashed:
+            return replicas
+        return tuple(None if index in crashed else state for index, state in enumerate(replicas))
+
+    def crash_world(self, world: World, replica: int) -> World:
+        crashed = world.crashed | {replica}
+        adversary_active = world.byzantine_sent < self.config.byzantine_messages
+        messages = self.forget_useless(self.live(world.replicas, crashed), world.messages, adversary_active)
+        return World(world.replicas, messages, world.byzantine_sent, crashed)
 
     def answer_block_requests(
         self, replicas: tuple[ReplicaState | None, ...], messages: frozenset[Message]
@@ -273,7 +316,7 @@ class Model:
         only a replica holding the block answers it; a request nobody can answer now
         is the same as the one the timer sends later, when someone can. (The
         adversary's answers do not wait for requests.)"""
-        for other in world.replicas:
+        for other in self.live(world.replicas, world.crashed):
             if other is not None and other.height > state.height:
                 return True
         return False
@@ -282,8 +325,8 @@ class Model:
         sent = world.byzantine_sent + 1
         messages = world.messages | {message}
         if sent == self.config.byzantine_messages:
-            messages = self.forget_useless(world.replicas, messages, False)
-        return World(world.replicas, messages, sent)
+            messages = self.forget_useless(self.live(world.replicas, world.crashed), messages, False)
+        return World(world.replicas, messages, sent, world.crashed)
 
     def group_votes(self, world: World) -> tuple[list[Message], list[tuple[Input, ...]]]:
         """Split the network into single messages and bursts of votes.
@@ -369,12 +412,13 @@ class Model:
     ) -> World:
         messages = world.messages | frozenset(fresh) if fresh else world.messages
         replicas = world.replicas[:replica] + (state,) + world.replicas[replica + 1 :]
+        live = self.live(replicas, world.crashed)
         if state.height > before.height or any(isinstance(message, BlockRequest) for message in fresh):
-            messages = self.answer_block_requests(replicas, messages)
+            messages = self.answer_block_requests(live, messages)
         if progress_mark(before) != progress_mark(state):
             # Only a replica moving on can make messages useless to everyone.
-            messages = self.forget_useless(replicas, messages, world.byzantine_sent < self.config.byzantine_messages)
-        return World(replicas, messages, world.byzantine_sent)
+            messages = self.forget_useless(live, messages, world.byzantine_sent < self.config.byzantine_messages)
+        return World(replicas, messages, world.byzantine_sent, world.crashed)
 
     def apply_action(
         self, world: World, action: Action
@@ -384,6 +428,8 @@ class Model:
             message = action.inputs[0]
             assert not isinstance(message, (ClientRequest, TimerFired))
             return self.byzantine_world(world, message), []
+        if action.kind == "crash":
+            return self.crash_world(world, action.replica), []
         state = world.replicas[action.replica]
         assert state is not None
         results = self.run_inputs(action.replica, state, action.inputs)
@@ -432,7 +478,7 @@ class Model:
         return False
 
     def requests_settled(self, world: World) -> bool:
-        """Every correct replica executed every request. Filling the height bound does
+        """Every correct replica that has not crashed executed every request. Filling the height bound does
         not count: a faulty primary could fill it with empty blocks. (The liveness
         premise, `checker.config.liveness_premise`, gives the heights every request
         needs plus every height the adversary can take.)"""
@@ -442,7 +488,7 @@ class Model:
         """For each correct replica that has not executed every request, the indexes
         of those it has not executed (in the configuration's order)."""
         missing: list[tuple[int, list[int]]] = []
-        for replica, state in enumerate(world.replicas):
+        for replica, state in enumerate(self.live(world.replicas, world.crashed)):
             if state is None:
                 continue
             indexes = []
@@ -470,16 +516,18 @@ class Model:
         """Every message the faulty replicas may add now: well-formed, signed with
         their own keys, built from what they have seen (everything)."""
         menu: list[tuple[int, Message]] = []
-        lowest_view, lowest_height, lowest_stable = self.lowest(world.replicas)
+        live = self.live(world.replicas, world.crashed)
+        lowest_view, lowest_height, lowest_stable = self.lowest(live)
         for sender in self.faulty:
             menu.extend((sender, m) for m in self.byzantine_pre_prepares(world, sender))
             menu.extend((sender, m) for m in self.byzantine_votes(world, sender))
             menu.extend((sender, m) for m in self.byzantine_view_changes(world, sender))
             menu.extend((sender, m) for m in self.byzantine_new_views(world, sender))
             menu.extend((sender, m) for m in self.byzantine_checkpoints(world, sender))
+            menu.extend((sender, m) for m in self.byzantine_block_responses(world, sender))
         useful: list[tuple[int, Message]] = []
         for sender, message in menu:
-            # Offer only what some correct replica could still act on.
+            # Offer only what some live correct replica could still act on.
             if isinstance(message, Checkpoint):
                 if message.height > lowest_stable:
                     useful.append((sender, message))
@@ -490,52 +538,79 @@ class Model:
         return tuple(useful)
 
     def parents(self, world: World) -> dict[int, list[ReplicaState]]:
-        """Ledger states a faulty primary can build on: those of correct replicas."""
-        by_height: dict[int, list[ReplicaState]] = {}
-        seen: set[LedgerKey] = set()
+        """Ledger states a faulty primary can build on: those of correct replicas
+        (one per chain, with the earliest clock among its holders)."""
+        by_chain: dict[LedgerKey, ReplicaState] = {}
         for state in world.replicas:
-            if state is None or state.executed in seen:
+            if state is None:
                 continue
-            seen.add(state.executed)
+            known = by_chain.get(state.executed)
+            if known is None or state.clock_ms < known.clock_ms:
+                by_chain[state.executed] = state
+        by_height: dict[int, list[ReplicaState]] = {}
+        for state in by_chain.values():
             by_height.setdefault(state.height, []).append(state)
         return by_height
 
     def candidate_blocks(self, parent: ReplicaState, proposer: str) -> list[Block]:
-        key = ("blocks", parent.executed, proposer)
+        """The blocks of every configured family on `parent`'s ledger, each once."""
+        key = ("blocks", parent.executed, parent.clock_ms, proposer)
         cached = self.menu_cache.get(key)
         if cached is not None:
             return [m.block for m in cached if isinstance(m, PrePrepare)]
         ledger = parent.ledger
-        timestamp = max(ledger.last_timestamp_ms + 1, self.config.clock_ms)
+        timestamp = max(ledger.last_timestamp_ms + 1, parent.clock_ms)
+        requests = self.requests_for(parent)
         blocks: list[Block] = []
+        digests: set[str] = set()
         for family in self.config.byzantine_blocks:
-            txs: tuple[AnyTransaction, ...] = ()
-            stamp = timestamp
-            if family == "proposal":
-                txs = self.proposal_for(parent)
-                if not txs:
-                    continue
-            elif family == "future_timestamp":
-                stamp = max(timestamp, self.config.clock_ms + MAX_CLOCK_SKEW_MS + 1)
-                txs = self.proposal_for(parent)
-            header = make_header(ledger, stamp, proposer, txs)
-            if family == "bad_root":
-                header = header.model_copy(update={"transaction_root": "0" * 64})
-            blocks.append(Block(header=header, transactions=txs))
+            for stamp, txs in self.family_contents(family, timestamp, parent, requests):
+                header = make_header(ledger, stamp, proposer, txs)
+                if family == "bad_root":
+                    header = header.model_copy(update={"transaction_root": "0" * 64})
+                digest = block_hash(header)
+                if digest not in digests:
+                    digests.add(digest)
+                    blocks.append(Block(header=header, transactions=txs))
         self.menu_cache[key] = tuple(PrePrepare(0, 0, block_hash(b.header), b, 0) for b in blocks)
         return blocks
 
-    def proposal_for(self, parent: ReplicaState) -> tuple[AnyTransaction, ...]:
-        """What a correct primary holding every available request would propose."""
+    def family_contents(
+        self, family: str, timestamp: int, parent: ReplicaState, requests: list[tuple[AnyTransaction, ...]]
+    ) -> list[tuple[int, tuple[AnyTransaction, ...]]]:
+        """The (timestamp, transactions) of the blocks of one family on `parent`;
+        `timestamp` is what a correct primary with `parent`'s clock would stamp."""
+        proposal = block_transactions(self.consensus, tuple(requests))
+        if family == "empty":
+            return [(timestamp, ())]
+        if not proposal:
+            return []
+        if family == "subset":
+            singles = [block_transactions(self.consensus, (request,)) for request in requests]
+            return [(timestamp, txs) for txs in singles if txs and txs != proposal]
+        if family == "reordered":
+            reordered = block_transactions(self.consensus, tuple(reversed(requests)))
+            return [(timestamp, reordered)] if reordered and reordered != proposal else []
+        if family == "latest_timestamp":
+            return [(max(timestamp, parent.clock_ms + MAX_CLOCK_SKEW_MS), proposal)]
+        if family == "future_timestamp":
+            beyond = max(self.config.latest_clock(r) for r in self.correct) + MAX_CLOCK_SKEW_MS + 1
+            return [(max(timestamp, beyond), proposal)]
+        return [(timestamp, proposal)]  # proposal, bad_root
+
+    def requests_for(self, parent: ReplicaState) -> list[tuple[AnyTransaction, ...]]:
+        """The requests a correct primary on `parent`'s chain would hold, in proposal order."""
         requests = []
         for request in self.config.requests:
             txs = request.request.transactions
             if request.after_height <= parent.height and not request_is_executed(parent, txs):
                 requests.append(txs)
         requests.sort(key=proposal_order)
-        return block_transactions(self.consensus, tuple(requests))
+        return requests
 
     def byzantine_pre_prepares(self, world: World, sender: int) -> list[PrePrepare]:
+        """As primary of any view within the bounds (before, during or after a view
+        change): every candidate block at the height after each correct chain."""
         found: list[PrePrepare] = []
         proposer = self.consensus.platforms[sender]
         for view in range(self.config.max_view + 1):
@@ -567,67 +642,73 @@ class Model:
             found.append(Commit(proposal.view, proposal.height, proposal.digest, sender))
         return found
 
-    def certificates_available(self, world: World, before_view: int) -> dict[int, PreparedCertificate]:
-        """For each height, the highest-view prepared certificate the adversary can
-        assemble from genuine prepares and its own."""
+    def certificates_available(self, world: World, before_view: int) -> dict[int, list[PreparedCertificate]]:
+        """For each height, every prepared certificate from a view below
+        `before_view` that the adversary can assemble from genuine prepares and its
+        own, oldest view first."""
         prepares: dict[tuple[int, int, str], set[int]] = {}
         for message in world.messages:
             if isinstance(message, Prepare):
                 prepares.setdefault((message.view, message.height, message.digest), set()).add(message.sender)
-        best: dict[int, PreparedCertificate] = {}
+        found: dict[tuple[int, int, str], PreparedCertificate] = {}
         for proposal in self.proposals_seen(world):
-            if proposal.view >= before_view:
+            key = (proposal.view, proposal.height, proposal.digest)
+            if proposal.view >= before_view or key in found:
                 continue
-            signers = set(prepares.get((proposal.view, proposal.height, proposal.digest), set()))
+            signers = set(prepares.get(key, set()))
             signers.add(proposal.sender)
             signers.update(self.faulty)
-            if len(signers) < self.consensus.quorum:
-                continue
-            current = best.get(proposal.height)
-            if current is None or current.pre_prepare.view < proposal.view:
-                best[proposal.height] = PreparedCertificate(proposal, frozenset(signers))
-        return best
+            if len(signers) >= self.consensus.quorum:
+                found[key] = PreparedCertificate(proposal, frozenset(signers))
+        by_height: dict[int, list[PreparedCertificate]] = {}
+        for key in sorted(found):
+            by_height.setdefault(key[1], []).append(found[key])
+        return by_height
 
-    def best_stable(self, world: World) -> CheckpointCertificate:
-        stable = genesis_checkpoint(self.consensus)
+    def stable_checkpoints(self, world: World) -> list[CheckpointCertificate]:
+        """Every stable checkpoint the adversary can show: genesis and those of
+        correct replicas, one per height (the lowest first)."""
+        by_height = {0: genesis_checkpoint(self.consensus)}
         for state in world.replicas:
-            if state is not None and state.stable.height > stable.height:
-                stable = state.stable
-        return stable
+            if state is not None and state.stable.height not in by_height:
+                by_height[state.stable.height] = state.stable
+        return [by_height[height] for height in sorted(by_height)]
 
     def byzantine_view_changes(self, world: World, sender: int) -> list[ViewChange]:
-        """A view change per higher view: one hiding every certificate, one carrying
-        every certificate the adversary can assemble."""
+        """For each higher view, each checkpoint it can show (a lower one included)
+        and each choice of certificates above it: at each height, none or any one it
+        can assemble (from an older view included)."""
         found: list[ViewChange] = []
-        lowest = 1
-        for state in world.replicas:
-            if state is not None:
-                lowest = min(lowest, state.view)
-        stable = self.best_stable(world)
+        checkpoints = self.stable_checkpoints(world)
         for view in range(1, self.config.max_view + 1):
-            found.append(ViewChange(view, stable, (), sender))
             certificates = self.certificates_available(world, view)
-            chosen = tuple(certificates[h] for h in sorted(certificates) if h > stable.height)
-            if chosen and contiguous(chosen, stable.height):
-                found.append(ViewChange(view, stable, chosen, sender))
+            for checkpoint in checkpoints:
+                for chosen in certificate_choices(certificates, checkpoint.height):
+                    found.append(ViewChange(view, checkpoint, chosen, sender))
         return found
 
     def byzantine_new_views(self, world: World, sender: int) -> list[NewView]:
-        """As primary of a view: a NEW-VIEW from every quorum of view changes sent."""
+        """As primary of a view: a NEW-VIEW from every quorum of view changes it
+        holds, one per sender, honest or not, its own included whether sent or not.
+        (Replicas recompute the proposals, so they are the ones a NEW-VIEW from
+        those view changes must carry.)"""
         found: list[NewView] = []
+        own = self.byzantine_view_changes(world, sender)
         for view in range(1, self.config.max_view + 1):
             if primary_of(view, self.n) != sender:
                 continue
-            by_sender: dict[int, list[ViewChange]] = {}
+            by_sender: dict[int, set[ViewChange]] = {}
             for message in world.messages:
                 if isinstance(message, ViewChange) and message.new_view == view:
-                    by_sender.setdefault(message.sender, []).append(message)
+                    by_sender.setdefault(message.sender, set()).add(message)
+            by_sender.setdefault(sender, set()).update(m for m in own if m.new_view == view)
             if len(by_sender) < self.consensus.quorum:
                 continue
-            for senders in combinations(sorted(by_sender), self.consensus.quorum):
-                chosen = tuple(sorted(by_sender[s], key=view_change_key)[0] for s in senders)
-                checkpoint, proposals = new_view_proposals(self.consensus, view, chosen)
-                found.append(NewView(view, chosen, checkpoint, proposals, sender))
+            options = {s: sorted(changes, key=view_change_key) for s, changes in by_sender.items()}
+            for senders in combinations(sorted(options), self.consensus.quorum):
+                for chosen in product(*(options[s] for s in senders)):
+                    checkpoint, proposals = new_view_proposals(self.consensus, view, chosen)
+                    found.append(NewView(view, chosen, checkpoint, proposals, sender))
         return found
 
     def byzantine_checkpoints(self, world: World, sender: int) -> list[Checkpoint]:
@@ -644,6 +725,29 @@ class Model:
                 vote = Checkpoint(state.height, self.root_of(state), sender)
                 if vote not in found:
                     found.append(vote)
+        return found
+
+    def byzantine_block_responses(self, world: World, sender: int) -> list[BlockResponse]:
+        """Unsolicited catch-up: to each live correct replica, the next block with a
+        commit certificate the adversary can assemble from genuine commits and its
+        own, whether or not the replica asked, and whatever it is doing (in a view
+        change included)."""
+        commits: dict[tuple[int, int, str], set[int]] = {}
+        for message in world.messages:
+            if isinstance(message, Commit):
+                commits.setdefault((message.view, message.height, message.digest), set()).add(message.sender)
+        blocks: dict[str, Block] = {}
+        for proposal in self.proposals_seen(world):
+            blocks[proposal.digest] = proposal.block
+        found: list[BlockResponse] = []
+        for (view, height, digest), signers in sorted(commits.items()):
+            signers = signers | set(self.faulty)
+            if len(signers) < self.consensus.quorum or digest not in blocks:
+                continue
+            certificate = CommitCertificate(view, height, digest, frozenset(signers))
+            for requester, state in enumerate(self.live(world.replicas, world.crashed)):
+                if state is not None and state.height == height - 1:
+                    found.append(BlockResponse(blocks[digest], certificate, requester, sender))
         return found
 
     def root_of(self, state: ReplicaState) -> str:
@@ -669,13 +773,15 @@ def view_change_key(message: ViewChange) -> tuple[int, int]:
     return len(message.prepared), message.checkpoint.height
 
 
-def contiguous(certificates: tuple[PreparedCertificate, ...], above: int) -> bool:
-    expected = above + 1
-    for certificate in certificates:
-        if certificate.pre_prepare.height != expected:
-            return False
-        expected += 1
-    return True
+def certificate_choices(by_height: dict[int, list[Choice]], above: int) -> list[tuple[Choice, ...]]:
+    """Every choice of at most one certificate per height above `above`, heights
+    rising (what `view_change_is_valid` accepts), the empty choice first."""
+    choices: list[tuple[Choice, ...]] = [()]
+    for height in sorted(by_height):
+        if height <= above:
+            continue
+        choices = choices + [choice + (certificate,) for choice in choices for certificate in by_height[height]]
+    return choices
 
 
 def message_view(message: Message) -> int:

@@ -92,7 +92,7 @@ class Symmetry:
     def canonical(self, world: World) -> tuple[World, Renaming]:
         if not self.enabled:
             return world, ()
-        order = sorted(self.members, key=lambda r: signature(world.replicas[r]))
+        order = sorted(self.members, key=lambda r: (r in world.crashed, signature(world.replicas[r])))
         if tuple(order) == self.members:
             return world, ()
         renaming = list(range(self.n))
@@ -236,7 +236,7 @@ def rename_world(world: World, perm: Renaming) -> World:
     for index, state in enumerate(world.replicas):
         replicas[perm[index]] = None if state is None else rename_state(state, perm)
     messages = frozenset(rename_message(m, perm) for m in world.messages)
-    return World(tuple(replicas), messages, world.byzantine_sent)
+    return World(tuple(replicas), messages, world.byzantine_sent, ids(world.crashed, perm))
 
 
 def rename_action(action: Action, perm: Renaming) -> Action:

@@ -178,6 +178,8 @@ def render(config: CheckerConfig, trace: Trace, finding: Finding) -> str:
         lines.append("")
         if action.kind == "byzantine":
             lines.append(f"{step.number:>3}. {who} (faulty) sends {describe(config, action.inputs[0])}")
+        elif action.kind == "crash":
+            lines.append(f"{step.number:>3}. {who} crashes (stops for good)")
         else:
             previous = before.replicas[action.replica]
             shown = 0
@@ -193,7 +195,8 @@ def render(config: CheckerConfig, trace: Trace, finding: Finding) -> str:
         before = step.world
         for state in step.world.replicas:
             if state is not None:
-                lines.append("     " + replica_line(config, state))
+                crashed = " (crashed)" if state.replica in step.world.crashed else ""
+                lines.append("     " + replica_line(config, state) + crashed)
     return "\n".join(lines)
 
 
@@ -347,6 +350,8 @@ def trace_json(config: CheckerConfig, trace: Trace, finding: Finding) -> dict[st
         row: dict[str, Any] = {"step": step.number, "kind": action.kind, "replica": action.replica}
         if action.kind == "byzantine":
             row["sends"] = message_json(action.inputs[0])
+        elif action.kind == "crash":
+            pass  # the replica stops: nothing is sent or received
         else:
             row["inputs"] = [
                 {"input": message_json(event), "outputs": [message_json(m) for m in outputs]}
@@ -368,6 +373,7 @@ def trace_json(config: CheckerConfig, trace: Trace, finding: Finding) -> dict[st
             "watermark_window": config.consensus.watermark_window,
             "max_block_transactions": config.consensus.max_block_transactions,
             "clock_ms": config.clock_ms,
+            "clocks_ms": {str(index): config.start_clock(index) for index in config.correct},
             "mutant": config.mutant,
         },
         "genesis": config.genesis.model_dump(mode="json"),

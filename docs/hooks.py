@@ -525,6 +525,7 @@ CONFIG_SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[consensus]", checker.config.ConsensusSection),
     ("[bounds]", checker.config.BoundsSection),
     ("[byzantine]", checker.config.ByzantineSection),
+    ("[clocks]", checker.config.ClocksSection),
     ("[check]", checker.config.CheckSection),
     ("[[requests]]", checker.config.RequestSection),
 )
@@ -539,6 +540,9 @@ CONFIG_FIELD_NOTES: dict[str, str] = {
     "CheckerConfigFile.consensus": "The consensus group's parameters, below.",
     "CheckerConfigFile.bounds": "How far the search goes, below.",
     "CheckerConfigFile.byzantine": "What the faulty replicas may propose, below.",
+    "CheckerConfigFile.clocks": "Where each correct replica's clock starts and how it moves, below.",
+    "ClocksSection.tick_ms": "How far a replica's clock moves each time one of its timers fires (never more than MAX_CLOCK_SKEW_MS ahead of another live correct clock).",
+    "ClocksSection.ticks": "How many times a clock may move: the bound keeps the space finite.",
     "CheckerConfigFile.check": "What the run checks and what it expects, below.",
     "CheckerConfigFile.requests": "The client requests, below.",
     "ConsensusSection.checkpoint_interval": "Blocks between checkpoints (the spec's `CHECKPOINT_INTERVAL` is the production value).",
@@ -577,6 +581,8 @@ def toml_type(node: ast.expr) -> str:
         if node.value.id == "tuple":
             each = toml_type(inner[0])
             return f"array, each {each}" if each.startswith("one of") else f"array of {each}s"
+        if node.value.id == "dict":
+            return f"table: {toml_type(inner[0])} = {toml_type(inner[1])}"
     if isinstance(node, ast.Name) and node.id.endswith("Section"):
         return "table"
     if isinstance(node, ast.Name) and typing.get_origin(getattr(checker.config, node.id, None)) is typing.Literal:

@@ -37,6 +37,10 @@ EXPECTED_FINDINGS = {
     "witnesses/equivocation_survived.toml": "witness:equivocation_survived",
     "witnesses/catch_up_completes.toml": "witness:catch_up_completes",
     "witnesses/checkpoint_ahead_of_execution.toml": "witness:checkpoint_ahead_of_execution",
+    "witnesses/faulty_new_view_installed.toml": "witness:faulty_new_view_installed",
+    "witnesses/crash_survived.toml": "witness:crash_survived",
+    "witnesses/timestamp_ahead_of_clock.toml": "witness:timestamp_ahead_of_clock",
+    "witnesses/watermark_holds_back.toml": "witness:watermark_holds_back",
 }
 
 
@@ -66,7 +70,7 @@ def assert_trace_replays(data: dict, name: str) -> None:
     assert data["format"] == "fedspec-trace/1"
     states = {}
     for index in config.correct:
-        states[index] = initial_replica_state(config.consensus, index, config.clock_ms)
+        states[index] = initial_replica_state(config.consensus, index, config.start_clock(index))
         for item in data["initial"]["replicas"][str(index)]["inputs"]:
             states[index], outputs = model.step(index, states[index], input_from_json(item["input"]))
             assert [message_json(m) for m in outputs] == item["outputs"]
@@ -75,6 +79,9 @@ def assert_trace_replays(data: dict, name: str) -> None:
     for row in data["steps"]:
         if row["kind"] == "byzantine":
             assert row["replica"] in config.faulty
+            continue
+        if row["kind"] == "crash":
+            assert row["replica"] in config.correct
             continue
         replica = row["replica"]
         for item in row["inputs"]:
