@@ -1276,3 +1276,13 @@ def test_a_new_stable_checkpoint_keeps_the_votes_above_it() -> None:
     assert [(vote.height, vote.sender) for vote in state.checkpoint_votes] == [(4, 0), (4, 1)]
     state, _ = step(CONFIG, state, Checkpoint(4, ROOT_B, 2))
     assert (state.stable.height, state.stable.state_root) == (4, ROOT_B)
+
+
+def test_a_checkpoint_vote_below_the_stable_checkpoint_is_ignored() -> None:
+    """Not only a vote at the stable height: one for any lower checkpoint is stale too."""
+    state = initial_replica_state(CONFIG, 3, CLOCK)
+    for sender in (0, 1, 2):
+        state, _ = step(CONFIG, state, Checkpoint(4, ROOT_A, sender))
+    assert state.stable.height == 4
+    assert_ignored(CONFIG, state, Checkpoint(2, ROOT_B, 0))
+    assert_ignored(CONFIG, state, Checkpoint(4, ROOT_A, 3))
