@@ -1049,11 +1049,19 @@ def test_a_group_past_256_agrees_on_values_through_normal_case_view_change_and_c
         states[replica], more = over_the_wire(CONFIG, states[replica], pbft.TimerFired(Timer.VIEW_CHANGE, CLOCK))
         outputs.extend(more)
     states, sent = deliver_all(CONFIG, states, outputs, drop=dropping(BlockRequest), stepper=over_the_wire)
-    assert len(of_type(sent, NewView)) == 1
+    (new_view,) = of_type(sent, NewView)
     assert [(state.view, state.active) for state in states] == [(START + 1, True)] * N
     assert [state.executed[-1] for state in states] == [prepared.digest] * N
     assert [state.height for state in states] == [START + 4] * N
     assert [state.stable.height for state in states] == [START + 4] * N
+    executed = new_view.proposals[0]
+    assert executed.height == START + 3
+    for replica in range(N):
+        assert Commit(START + 1, START + 3, executed.digest, replica) in sent, "a re-vote for the executed block"
+    assert [state.view_changes for state in states] == [()] * N, "replica 0's late VIEW-CHANGE is not kept"
+    for replica in range(N):
+        after, outputs = over_the_wire(CONFIG, states[replica], new_view)
+        assert (after, outputs) == (states[replica], ()), "the NEW-VIEW again, once installed, changes nothing"
     # catch-up: replica 3 misses a block and fetches it with its commit certificate
     states, _ = run(CONFIG, states, REQUESTS[4:5], to={1}, reachable={0, 1, 2}, stepper=over_the_wire)
     assert [state.height for state in states] == [START + 5] * 3 + [START + 4]
@@ -1062,3 +1070,29 @@ def test_a_group_past_256_agrees_on_values_through_normal_case_view_change_and_c
     states[3], _ = over_the_wire(CONFIG, states[3], response)
     assert states[3].executed == states[0].executed
     assert state_root(states[3].ledger) == state_root(states[0].ledger)
+
+
+def test_a_primary_waiting_past_view_256_counts_a_view_change_delivered_twice_once() -> None:
+    """Replica 1, primary of view START + 1, has sent its own VIEW-CHANGE and received
+    replica 2's; replica 2's again, decoded afresh, is no second vote (else two copies
+    and its own would make a NEW-VIEW with a sender counted twice)."""
+    states = replicas_restarted_at(START, START)
+    for replica in (1, 2):
+        states[replica], _ = over_the_wire(CONFIG, states[replica], REQUEST)
+        states[replica], outputs = over_the_wire(CONFIG, states[replica], pbft.TimerFired(Timer.VIEW_CHANGE, CLOCK))
+    (view_change,) = of_type(outputs, ViewChange)
+    assert view_change.new_view == START + 1
+    states[1], outputs = over_the_wire(CONFIG, states[1], view_change)
+    assert outputs == () and len(states[1].view_changes) == 2
+    after, outputs = over_the_wire(CONFIG, states[1], view_change)
+    assert (after, outputs) == (states[1], ())
+
+
+def test_record_prepared_replaces_the_certificate_at_a_height_past_256() -> None:
+    """One certificate per height, the heights compared by value."""
+    old = certificate(at_height(1))
+    new = certificate(at_height(1), view=1)
+    old = replace(old, pre_prepare=replace(old.pre_prepare, height=int("300")))
+    new = replace(new, pre_prepare=replace(new.pre_prepare, height=int("300")))
+    assert old.pre_prepare.height is not new.pre_prepare.height
+    assert pbft.record_prepared((old,), new) == (new,)

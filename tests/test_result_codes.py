@@ -1152,6 +1152,40 @@ def test_case_produces_its_code(entry: tuple[ResultCode, CaseFn]) -> None:
         assert_state_failures_change_only_failed_ids(ledger.chain, step)
 
 
+def block_from_the_wire(block: Block) -> Block:
+    """`block` decoded afresh, as `from_the_wire` decodes a transaction (JSON arrays
+    turned into the tuples the strict Python mode asks for)."""
+
+    def arrays_as_tuples(value: Any) -> Any:
+        if isinstance(value, list):
+            return tuple(arrays_as_tuples(item) for item in value)
+        if isinstance(value, dict):
+            return {key: arrays_as_tuples(item) for key, item in value.items()}
+        return value
+
+    return Block.model_validate(arrays_as_tuples(json.loads(block.model_dump_json())))
+
+
+@pytest.mark.parametrize("entry", CASES, ids=[case_id(entry) for entry in CASES])
+def test_each_case_gives_the_same_results_with_its_blocks_decoded_from_the_wire(
+    entry: tuple[ResultCode, CaseFn],
+) -> None:
+    """The ledger compares fields by value, never by the identity of the objects holding
+    them: replayed with every block decoded afresh (so no int above 256 or str of one
+    block is the object of another block, of the genesis or of the test's constants),
+    each case gives the same receipts and the same state roots."""
+    _code, build = entry
+    ledger = build().ledger
+    state = ledger.steps[0].pre
+    for step in ledger.steps:
+        decoded = block_from_the_wire(step.block)
+        assert decoded == step.block
+        post, receipt = apply_block(ledger.chain, state, decoded)
+        assert receipt == step.receipt
+        assert state_root(post) == state_root(step.post)
+        state = post
+
+
 def test_every_code_has_a_case() -> None:
     covered = {code for code, _build in CASES}
     table = {info.code for info in CODE_TABLE}
@@ -1591,6 +1625,29 @@ def test_identical_resubmission_is_exists_and_changes_nothing(name: str) -> None
     assert [r.code for r in receipt.transactions] == [R.EXISTS] * (3 * len(txs))
     assert content(ledger.state) == before
     assert ledger.violations() == []
+
+
+def from_the_wire(tx: AnyTransaction) -> AnyTransaction:
+    """`tx` as a node receives it from another: decoded afresh from its JSON, so every
+    field is an equal value but a new object (no int or str shared with the original,
+    nor between its fields: pydantic's JSON mode would share equal strings, so the
+    JSON is parsed by `json` and the fields validated as Python values)."""
+    return type(tx).model_validate(json.loads(tx.model_dump_json()))
+
+
+@pytest.mark.parametrize("name", list(RESUBMISSIONS))
+def test_a_resubmission_decoded_from_the_wire_is_exists(name: str) -> None:
+    """A repeat is recognised by the values of its fields, not by the identity of the
+    objects holding them: the copy a peer relays, decoded separately from the
+    original, is EXISTS too."""
+    setup, txs = RESUBMISSIONS[name]
+    ledger = setup()
+    before = content(ledger.state)
+    relayed = tuple(from_the_wire(tx) for tx in txs)
+    assert relayed == txs
+    receipt = ledger.block(*relayed)
+    assert [r.code for r in receipt.transactions] == [R.EXISTS] * len(txs)
+    assert content(ledger.state) == before
 
 
 def test_resubmission_in_the_same_block_is_exists() -> None:
