@@ -6,6 +6,7 @@ build a genesis and blocks of real signed transactions and apply them with
 code cannot be added without a test that produces it.
 """
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -1184,6 +1185,16 @@ def test_each_case_gives_the_same_results_with_its_blocks_decoded_from_the_wire(
         assert receipt == step.receipt
         assert state_root(post) == state_root(step.post)
         state = post
+
+
+def test_a_chain_past_height_256_takes_its_next_block() -> None:
+    """Heights are compared by value: past 256 (where CPython stops sharing one object
+    per int) the next block is still the next block, and a repeated height is still wrong."""
+    ledger = Ledger()
+    ledger.state = dataclasses.replace(ledger.state, height=300, last_block_hash="ab" * 32)
+    receipt = ledger.block(lock())
+    assert receipt.code == R.OK and ledger.state.height == 301
+    assert ledger.block(lock("t2"), height=301).code == R.BLOCK_HEIGHT_MISMATCH
 
 
 def test_every_code_has_a_case() -> None:
