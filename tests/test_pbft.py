@@ -1286,3 +1286,57 @@ def test_a_checkpoint_vote_below_the_stable_checkpoint_is_ignored() -> None:
     assert state.stable.height == 4
     assert_ignored(CONFIG, state, Checkpoint(2, ROOT_B, 0))
     assert_ignored(CONFIG, state, Checkpoint(4, ROOT_A, 3))
+
+
+def test_a_primary_whose_clock_is_not_ahead_proposes_just_after_the_last_block() -> None:
+    """A correct primary's timestamp is max(last block's + 1, its clock): with the clock
+    still at the last block's timestamp, the next block is stamped one millisecond later."""
+    states, _ = run(CONFIG, fresh_replicas(), REQUESTS[:2], to={0})
+    first, second = states[0].blocks
+    assert first.header.timestamp_ms == CLOCK, "the clock, ahead of genesis"
+    assert second.header.timestamp_ms == CLOCK + 1, "the clock did not move: last + 1"
+
+
+def test_a_new_primary_needs_a_quorum_of_view_changes_for_the_view_itself() -> None:
+    """Replica 1 is primary of views 1 and 1 + N. Waiting in view 1 with its own and one
+    other VIEW-CHANGE for it, a VIEW-CHANGE for view 1 + N does not complete the quorum."""
+    _, _, view_changes = view_changes_to_view_1()
+    primary = initial_replica_state(CONFIG, 1, CLOCK)
+    primary, _ = step(CONFIG, primary, REQUEST)
+    primary, _ = fire(CONFIG, primary, Timer.VIEW_CHANGE)
+    primary, outputs = step(CONFIG, primary, view_changes[1])
+    assert outputs == () and (primary.view, primary.active) == (1, False)
+    later = replace(view_changes[2], new_view=1 + CONFIG.n)
+    primary, outputs = step(CONFIG, primary, later)
+    assert of_type(outputs, NewView) == []
+    assert (primary.view, primary.active) == (1, False)
+    primary, outputs = step(CONFIG, primary, view_changes[2])
+    (new_view,) = of_type(outputs, NewView)
+    assert {vc.new_view for vc in new_view.view_changes} == {1}
+
+
+def test_the_new_primary_counts_a_view_change_from_a_lower_replica() -> None:
+    """Replica 1, waiting in view 1 with its own VIEW-CHANGE, counts replica 0's (a
+    sender below its own id is no duplicate)."""
+    states, _ = prepared_everywhere()
+    states[0], outputs0 = fire(CONFIG, states[0], Timer.VIEW_CHANGE)
+    states[1], _ = fire(CONFIG, states[1], Timer.VIEW_CHANGE)
+    (from_0,) = of_type(outputs0, ViewChange)
+    primary, _ = step(CONFIG, states[1], from_0)
+    assert sorted(vc.sender for vc in primary.view_changes) == [0, 1]
+
+
+def test_installing_a_new_view_at_the_own_stable_checkpoint_keeps_its_certificate() -> None:
+    """The low watermark only moves up: a NEW-VIEW whose checkpoint is the one this
+    replica already holds stable (with other signers) leaves its certificate alone."""
+    state = initial_replica_state(CONFIG, 3, CLOCK)
+    for sender in (1, 2, 3):
+        state, _ = step(CONFIG, state, Checkpoint(2, ROOT_A, sender))
+    assert state.stable == checkpoint_signed_by({1, 2, 3})
+    carried = checkpoint_signed_by({0, 1, 2})
+    view_changes = tuple(ViewChange(1, carried, (), sender) for sender in (0, 1, 2))
+    new_view = NewView(1, view_changes, carried, (), 1)
+    assert pbft.new_view_is_valid(CONFIG, new_view)
+    state, _ = step(CONFIG, state, new_view)
+    assert (state.view, state.active) == (1, True)
+    assert state.stable == checkpoint_signed_by({1, 2, 3})

@@ -152,6 +152,9 @@ def tampered_new_views() -> dict[str, NewView]:
     return {
         # the view changes
         "a view change for another view": replace(NEW_VIEW_1, view_changes=(vc0, vc2, replace(vc3, new_view=2))),
+        "a view change for an earlier view": replace(
+            NEW_VIEW_1, view_changes=(vc0, vc2, replace(vc3, new_view=0, prepared=()))
+        ),
         "a view change for another view beside a quorum": replace(
             NEW_VIEW_1, view_changes=(vc0, vc2, vc3, replace(vc3, new_view=2, sender=1))
         ),
@@ -177,6 +180,12 @@ def tampered_new_views() -> dict[str, NewView]:
         "the genesis checkpoint": replace(NEW_VIEW_1, checkpoint=GENESIS_CHECKPOINT),
         "a checkpoint at another height": replace(NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, height=4)),
         "a checkpoint with another state root": replace(NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, state_root=ROOT_A)),
+        "a checkpoint with a lower state root": replace(
+            NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, state_root="00" * 32)
+        ),
+        "a checkpoint with a higher state root": replace(
+            NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, state_root="ff" * 32)
+        ),
         "the checkpoint signed by fewer than a quorum": replace(
             NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, signers=frozenset({0, 1}))
         ),
@@ -211,6 +220,16 @@ def test_the_genuine_new_view_is_valid_and_installed() -> None:
     state, outputs = pbft.step(CONFIG, receiver(), NEW_VIEW_1)
     assert (state.view, state.active, state.view_proposals) == (1, True, NEW_VIEW_1.proposals)
     assert outputs == (), "replica 2 is at height 0: nothing re-proposed is its next height"
+
+
+def test_a_new_view_with_more_than_a_quorum_of_view_changes_is_valid() -> None:
+    """A quorum is a lower bound: the primary's own view change beside the other three is fine."""
+    own = ViewChange(1, STABLE_AT_2, VIEW_CHANGES_TO_1[0].prepared, 1)
+    everyone = replace(NEW_VIEW_1, view_changes=(*VIEW_CHANGES_TO_1, own))
+    assert len(everyone.view_changes) == N
+    assert pbft.new_view_is_valid(CONFIG, everyone)
+    state, _ = pbft.step(CONFIG, receiver(), everyone)
+    assert (state.view, state.active) == (1, True)
 
 
 def test_the_fewer_than_quorum_tampering_recomputes_to_the_same_proposals() -> None:
