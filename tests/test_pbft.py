@@ -413,6 +413,21 @@ def test_only_the_current_primary_pre_prepares(case: str, view: int, sender: int
     assert prepares_it(CONFIG, initial_replica_state(CONFIG, 3, CLOCK), pre_prepare) is prepared, case
 
 
+@pytest.mark.parametrize(
+    ("case", "view", "sender", "prepared"),
+    [
+        ("primary of the current view", 1, 1, True),
+        ("the previous view's primary, for the previous view", 0, 0, False),
+        ("a replica below the primary posing as primary", 1, 0, False),
+    ],
+)
+def test_in_view_1_only_its_primary_pre_prepares(case: str, view: int, sender: int, prepared: bool) -> None:
+    """Replica 3, active in view 1 (whose NEW-VIEW fixed no height)."""
+    in_view_1 = replace(initial_replica_state(CONFIG, 3, CLOCK), view=1)
+    pre_prepare = proposal(block_on(GENESIS_LEDGER, REQUEST.transactions), view=view, sender=sender)
+    assert prepares_it(CONFIG, in_view_1, pre_prepare) is prepared, case
+
+
 def test_a_second_pre_prepare_for_a_taken_height_is_ignored() -> None:
     first = proposal(block_on(GENESIS_LEDGER, REQUEST.transactions))
     other = proposal(block_on(GENESIS_LEDGER, REQUESTS[1].transactions))
@@ -680,6 +695,12 @@ def forged_view_changes(genuine: ViewChange) -> dict[str, ViewChange]:
         "a checkpoint off the interval": replace(
             genuine, prepared=(), checkpoint=CheckpointCertificate(3, ROOT_A, frozenset({0, 1, 2}))
         ),
+        "a genesis checkpoint with another state root": replace(
+            genuine, checkpoint=CheckpointCertificate(0, ROOT_A, frozenset())
+        ),
+        "a certificate from a replica below its view's primary": replace(
+            genuine, new_view=2, prepared=(replace(certificate, pre_prepare=replace(pre_prepare, view=1, sender=0)),)
+        ),
     }
 
 
@@ -692,6 +713,8 @@ FORGERIES = (
     "a certificate at or below its checkpoint",
     "a checkpoint with fewer than a quorum of signers",
     "a checkpoint off the interval",
+    "a genesis checkpoint with another state root",
+    "a certificate from a replica below its view's primary",
 )
 
 
