@@ -514,6 +514,33 @@ def task_lock_paid_by_other_agent() -> Produced:
     return static(t, lock_for(t, source_agent=DAVE))
 
 
+# The platforms are compared for equality, whichever way the names sort ("Legion" <
+# "Sprout" < "Thor"): a lock from or to another platform than its task's is caught at
+# the task, before the lock's own hosting check.
+@produces(R.TASK_LOCK_MISMATCH)
+def task_lock_from_a_platform_sorting_before_the_delegators() -> Produced:
+    t = task()  # Alice, on Thor
+    return static(t, lock_for(t, source_platform=LEGION))
+
+
+@produces(R.TASK_LOCK_MISMATCH)
+def task_lock_from_a_platform_sorting_after_the_delegators() -> Produced:
+    t = task(delegating_agent=CAROL)  # Carol, on Legion
+    return static(t, lock_for(t, source_platform=THOR))
+
+
+@produces(R.TASK_LOCK_MISMATCH)
+def task_lock_to_a_platform_sorting_before_the_executors() -> Produced:
+    t = task()  # Bob, on Sprout
+    return static(t, lock_for(t, dest_platform=LEGION))
+
+
+@produces(R.TASK_LOCK_MISMATCH)
+def task_lock_to_a_platform_sorting_after_the_executors() -> Produced:
+    t = task()  # Bob, on Sprout
+    return static(t, lock_for(t, dest_platform=THOR))
+
+
 # --- state: idempotency --------------------------------------------------------------------------
 @produces(R.EXISTS_WITH_DIFFERENT_TASK_ID)
 def reputation_id_reused_for_other_task() -> Produced:
