@@ -549,6 +549,14 @@ def reputation_id_reused_for_other_task() -> Produced:
     return at(ledger)
 
 
+@produces(R.EXISTS_WITH_DIFFERENT_TASK_ID)
+def reputation_id_reused_for_a_task_id_sorting_before() -> Produced:
+    """Any other task id, not only a greater one ("task-0" < "task-A")."""
+    ledger = with_reputation_update()
+    ledger.block(reputation(task_id="task-0"))
+    return at(ledger)
+
+
 @produces(R.EXISTS_WITH_DIFFERENT_SOURCE_AGENT)
 def lock_id_reused_other_source() -> Produced:
     ledger = with_lock()
