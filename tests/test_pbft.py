@@ -1314,10 +1314,10 @@ def test_a_checkpoint_vote_below_the_stable_checkpoint_is_ignored() -> None:
 def test_a_primary_whose_clock_is_not_ahead_proposes_just_after_the_last_block() -> None:
     """A correct primary's timestamp is max(last block's + 1, its clock): with the clock
     still at the last block's timestamp, the next block is stamped one millisecond later."""
-    states, _ = run(CONFIG, fresh_replicas(), REQUESTS[:2], to={0})
-    first, second = states[0].blocks
-    assert first.header.timestamp_ms == CLOCK, "the clock, ahead of genesis"
-    assert second.header.timestamp_ms == CLOCK + 1, "the clock did not move: last + 1"
+    states, _ = run(CONFIG, fresh_replicas(), REQUESTS[:3], to={0})
+    assert [block.header.timestamp_ms for block in states[0].blocks] == [CLOCK, CLOCK + 1, CLOCK + 2], (
+        "first the clock, ahead of genesis; then, the clock standing still, last + 1 (from an even and an odd last)"
+    )
 
 
 def test_a_new_primary_needs_a_quorum_of_view_changes_for_the_view_itself() -> None:
