@@ -1363,3 +1363,19 @@ def test_installing_a_new_view_at_the_own_stable_checkpoint_keeps_its_certificat
     state, _ = step(CONFIG, state, new_view)
     assert (state.view, state.active) == (1, True)
     assert state.stable == checkpoint_signed_by({1, 2, 3})
+
+
+def test_a_view_change_for_a_view_well_above_the_installed_one_still_counts_toward_joining() -> None:
+    """Replica 0 hears replica 3 ask for view 5, then installs a NEW-VIEW for view 3: the
+    request for view 5 (above view 3 + 1) is kept, so replica 2 asking for view 5 too
+    makes f + 1 and replica 0 joins."""
+    genesis = genesis_checkpoint(CONFIG)
+    state, _ = step(CONFIG, initial_replica_state(CONFIG, 0, CLOCK), ViewChange(5, genesis, (), 3))
+    assert state.view == 0 and (5, 3) in state.view_change_senders
+    new_view = NewView(3, tuple(ViewChange(3, genesis, (), sender) for sender in (1, 2, 3)), genesis, (), 3)
+    state, _ = step(CONFIG, state, new_view)
+    assert (state.view, state.active) == (3, True)
+    assert (5, 3) in state.view_change_senders
+    state, outputs = step(CONFIG, state, ViewChange(5, genesis, (), 2))
+    assert (state.view, state.active) == (5, False)
+    assert [(m.new_view, m.sender) for m in of_type(outputs, ViewChange)] == [(5, 0)]
