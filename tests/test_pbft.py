@@ -413,6 +413,21 @@ def test_only_the_current_primary_pre_prepares(case: str, view: int, sender: int
     assert prepares_it(CONFIG, initial_replica_state(CONFIG, 3, CLOCK), pre_prepare) is prepared, case
 
 
+@pytest.mark.parametrize(
+    ("case", "view", "sender", "prepared"),
+    [
+        ("primary of the current view", 1, 1, True),
+        ("the previous view's primary, for the previous view", 0, 0, False),
+        ("a replica below the primary posing as primary", 1, 0, False),
+    ],
+)
+def test_in_view_1_only_its_primary_pre_prepares(case: str, view: int, sender: int, prepared: bool) -> None:
+    """Replica 3, active in view 1 (whose NEW-VIEW fixed no height)."""
+    in_view_1 = replace(initial_replica_state(CONFIG, 3, CLOCK), view=1)
+    pre_prepare = proposal(block_on(GENESIS_LEDGER, REQUEST.transactions), view=view, sender=sender)
+    assert prepares_it(CONFIG, in_view_1, pre_prepare) is prepared, case
+
+
 def test_a_second_pre_prepare_for_a_taken_height_is_ignored() -> None:
     first = proposal(block_on(GENESIS_LEDGER, REQUEST.transactions))
     other = proposal(block_on(GENESIS_LEDGER, REQUESTS[1].transactions))
@@ -680,6 +695,12 @@ def forged_view_changes(genuine: ViewChange) -> dict[str, ViewChange]:
         "a checkpoint off the interval": replace(
             genuine, prepared=(), checkpoint=CheckpointCertificate(3, ROOT_A, frozenset({0, 1, 2}))
         ),
+        "a genesis checkpoint with another state root": replace(
+            genuine, checkpoint=CheckpointCertificate(0, ROOT_A, frozenset())
+        ),
+        "a certificate from a replica below its view's primary": replace(
+            genuine, new_view=2, prepared=(replace(certificate, pre_prepare=replace(pre_prepare, view=1, sender=0)),)
+        ),
     }
 
 
@@ -692,6 +713,8 @@ FORGERIES = (
     "a certificate at or below its checkpoint",
     "a checkpoint with fewer than a quorum of signers",
     "a checkpoint off the interval",
+    "a genesis checkpoint with another state root",
+    "a certificate from a replica below its view's primary",
 )
 
 
@@ -1276,3 +1299,83 @@ def test_a_new_stable_checkpoint_keeps_the_votes_above_it() -> None:
     assert [(vote.height, vote.sender) for vote in state.checkpoint_votes] == [(4, 0), (4, 1)]
     state, _ = step(CONFIG, state, Checkpoint(4, ROOT_B, 2))
     assert (state.stable.height, state.stable.state_root) == (4, ROOT_B)
+
+
+def test_a_checkpoint_vote_below_the_stable_checkpoint_is_ignored() -> None:
+    """Not only a vote at the stable height: one for any lower checkpoint is stale too."""
+    state = initial_replica_state(CONFIG, 3, CLOCK)
+    for sender in (0, 1, 2):
+        state, _ = step(CONFIG, state, Checkpoint(4, ROOT_A, sender))
+    assert state.stable.height == 4
+    assert_ignored(CONFIG, state, Checkpoint(2, ROOT_B, 0))
+    assert_ignored(CONFIG, state, Checkpoint(4, ROOT_A, 3))
+
+
+def test_a_primary_whose_clock_is_not_ahead_proposes_just_after_the_last_block() -> None:
+    """A correct primary's timestamp is max(last block's + 1, its clock): with the clock
+    still at the last block's timestamp, the next block is stamped one millisecond later."""
+    states, _ = run(CONFIG, fresh_replicas(), REQUESTS[:3], to={0})
+    assert [block.header.timestamp_ms for block in states[0].blocks] == [CLOCK, CLOCK + 1, CLOCK + 2], (
+        "first the clock, ahead of genesis; then, the clock standing still, last + 1 (from an even and an odd last)"
+    )
+
+
+def test_a_new_primary_needs_a_quorum_of_view_changes_for_the_view_itself() -> None:
+    """Replica 1 is primary of views 1 and 1 + N. Waiting in view 1 with its own and one
+    other VIEW-CHANGE for it, a VIEW-CHANGE for view 1 + N does not complete the quorum."""
+    _, _, view_changes = view_changes_to_view_1()
+    primary = initial_replica_state(CONFIG, 1, CLOCK)
+    primary, _ = step(CONFIG, primary, REQUEST)
+    primary, _ = fire(CONFIG, primary, Timer.VIEW_CHANGE)
+    primary, outputs = step(CONFIG, primary, view_changes[1])
+    assert outputs == () and (primary.view, primary.active) == (1, False)
+    later = replace(view_changes[2], new_view=1 + CONFIG.n)
+    primary, outputs = step(CONFIG, primary, later)
+    assert of_type(outputs, NewView) == []
+    assert (primary.view, primary.active) == (1, False)
+    primary, outputs = step(CONFIG, primary, view_changes[2])
+    (new_view,) = of_type(outputs, NewView)
+    assert {vc.new_view for vc in new_view.view_changes} == {1}
+
+
+def test_the_new_primary_counts_a_view_change_from_a_lower_replica() -> None:
+    """Replica 1, waiting in view 1 with its own VIEW-CHANGE, counts replica 0's (a
+    sender below its own id is no duplicate)."""
+    states, _ = prepared_everywhere()
+    states[0], outputs0 = fire(CONFIG, states[0], Timer.VIEW_CHANGE)
+    states[1], _ = fire(CONFIG, states[1], Timer.VIEW_CHANGE)
+    (from_0,) = of_type(outputs0, ViewChange)
+    primary, _ = step(CONFIG, states[1], from_0)
+    assert sorted(vc.sender for vc in primary.view_changes) == [0, 1]
+
+
+def test_installing_a_new_view_at_the_own_stable_checkpoint_keeps_its_certificate() -> None:
+    """The low watermark only moves up: a NEW-VIEW whose checkpoint is the one this
+    replica already holds stable (with other signers) leaves its certificate alone."""
+    state = initial_replica_state(CONFIG, 3, CLOCK)
+    for sender in (1, 2, 3):
+        state, _ = step(CONFIG, state, Checkpoint(2, ROOT_A, sender))
+    assert state.stable == checkpoint_signed_by({1, 2, 3})
+    carried = checkpoint_signed_by({0, 1, 2})
+    view_changes = tuple(ViewChange(1, carried, (), sender) for sender in (0, 1, 2))
+    new_view = NewView(1, view_changes, carried, (), 1)
+    assert pbft.new_view_is_valid(CONFIG, new_view)
+    state, _ = step(CONFIG, state, new_view)
+    assert (state.view, state.active) == (1, True)
+    assert state.stable == checkpoint_signed_by({1, 2, 3})
+
+
+def test_a_view_change_for_a_view_well_above_the_installed_one_still_counts_toward_joining() -> None:
+    """Replica 0 hears replica 3 ask for view 5, then installs a NEW-VIEW for view 3: the
+    request for view 5 (above view 3 + 1) is kept, so replica 2 asking for view 5 too
+    makes f + 1 and replica 0 joins."""
+    genesis = genesis_checkpoint(CONFIG)
+    state, _ = step(CONFIG, initial_replica_state(CONFIG, 0, CLOCK), ViewChange(5, genesis, (), 3))
+    assert state.view == 0 and (5, 3) in state.view_change_senders
+    new_view = NewView(3, tuple(ViewChange(3, genesis, (), sender) for sender in (1, 2, 3)), genesis, (), 3)
+    state, _ = step(CONFIG, state, new_view)
+    assert (state.view, state.active) == (3, True)
+    assert (5, 3) in state.view_change_senders
+    state, outputs = step(CONFIG, state, ViewChange(5, genesis, (), 2))
+    assert (state.view, state.active) == (5, False)
+    assert [(m.new_view, m.sender) for m in of_type(outputs, ViewChange)] == [(5, 0)]

@@ -30,6 +30,7 @@ from builders import (
     reputation,
     rollback,
 )
+from pydantic import BaseModel
 from test_pbft import (
     CLOCK,
     CONFIG,
@@ -65,6 +66,7 @@ from spec.pbft import (
     CommitCertificate,
     Message,
     NewView,
+    Prepare,
     PreparedCertificate,
     PrePrepare,
     ReplicaState,
@@ -150,6 +152,9 @@ def tampered_new_views() -> dict[str, NewView]:
     return {
         # the view changes
         "a view change for another view": replace(NEW_VIEW_1, view_changes=(vc0, vc2, replace(vc3, new_view=2))),
+        "a view change for an earlier view": replace(
+            NEW_VIEW_1, view_changes=(vc0, vc2, replace(vc3, new_view=0, prepared=()))
+        ),
         "a view change for another view beside a quorum": replace(
             NEW_VIEW_1, view_changes=(vc0, vc2, vc3, replace(vc3, new_view=2, sender=1))
         ),
@@ -175,6 +180,12 @@ def tampered_new_views() -> dict[str, NewView]:
         "the genesis checkpoint": replace(NEW_VIEW_1, checkpoint=GENESIS_CHECKPOINT),
         "a checkpoint at another height": replace(NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, height=4)),
         "a checkpoint with another state root": replace(NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, state_root=ROOT_A)),
+        "a checkpoint with a lower state root": replace(
+            NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, state_root="00" * 32)
+        ),
+        "a checkpoint with a higher state root": replace(
+            NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, state_root="ff" * 32)
+        ),
         "the checkpoint signed by fewer than a quorum": replace(
             NEW_VIEW_1, checkpoint=replace(STABLE_AT_2, signers=frozenset({0, 1}))
         ),
@@ -209,6 +220,16 @@ def test_the_genuine_new_view_is_valid_and_installed() -> None:
     state, outputs = pbft.step(CONFIG, receiver(), NEW_VIEW_1)
     assert (state.view, state.active, state.view_proposals) == (1, True, NEW_VIEW_1.proposals)
     assert outputs == (), "replica 2 is at height 0: nothing re-proposed is its next height"
+
+
+def test_a_new_view_with_more_than_a_quorum_of_view_changes_is_valid() -> None:
+    """A quorum is a lower bound: the primary's own view change beside the other three is fine."""
+    own = ViewChange(1, STABLE_AT_2, VIEW_CHANGES_TO_1[0].prepared, 1)
+    everyone = replace(NEW_VIEW_1, view_changes=(*VIEW_CHANGES_TO_1, own))
+    assert len(everyone.view_changes) == N
+    assert pbft.new_view_is_valid(CONFIG, everyone)
+    state, _ = pbft.step(CONFIG, receiver(), everyone)
+    assert (state.view, state.active) == (1, True)
 
 
 def test_the_fewer_than_quorum_tampering_recomputes_to_the_same_proposals() -> None:
@@ -511,6 +532,35 @@ def test_negative_control_re_proposing_only_the_first_height_is_caught(monkeypat
     assert executed[0] != executed[1], "replica 0 and the others forked"
 
 
+def votes_after_the_view_change() -> dict[int, set[tuple[str, int, int]]]:
+    """The view-1 votes each replica sends in `digests_executed_after_a_view_change`'s
+    scenario: replica -> {(PREPARE or COMMIT, view, height)}."""
+    states = height_2_prepared_everywhere_but_committed_only_at_replica_0()
+    outputs: list[Message] = []
+    for replica in (1, 2, 3):
+        states[replica], more = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
+        outputs.extend(more)
+    _, sent = deliver_all(CONFIG, states, outputs, drop=dropping(BlockRequest))
+    votes: dict[int, set[tuple[str, int, int]]] = {replica: set() for replica in range(N)}
+    for message in sent:
+        if isinstance(message, Prepare | Commit) and message.view == 1:
+            votes[message.sender].add((type(message).__name__.upper(), message.view, message.height))
+    return votes
+
+
+def test_a_replica_votes_again_for_every_re_proposed_block_it_executed_not_only_its_last() -> None:
+    """Replica 0 executed heights 1 and 2, the others height 1; the NEW-VIEW re-proposes
+    both. Each replica votes in view 1 for every re-proposed block it executed (a
+    replica that had not executed one needs those votes to commit it): replica 0 for
+    heights 1 and 2, the others for height 1, and for height 2 as they prepare it.
+    The new primary (replica 1) prepares by its NEW-VIEW, so it sends no PREPARE."""
+    votes = votes_after_the_view_change()
+    both = {(kind, 1, height) for kind in ("PREPARE", "COMMIT") for height in (1, 2)}
+    assert votes[0] == both
+    assert votes[1] == {("COMMIT", 1, 1), ("COMMIT", 1, 2)}
+    assert votes[2] == votes[3] == both
+
+
 # === 4. a replica keeps a prepared certificate for every height above its stable checkpoint ==========================
 def test_record_prepared_keeps_one_certificate_per_height_in_height_order() -> None:
     at_1, at_2, at_3 = (certificate(at_height(h)) for h in (1, 2, 3))
@@ -694,7 +744,11 @@ ORDERED_REQUESTS: dict[str, tuple[AnyTransaction, ...]] = {
     "plain lock to be committed": (lock("transfer-paid", ALICE, BOB, amount=10 * ATP),),
     "plain lock to be rolled back": (lock("transfer-returned", DAVE, ERIN, amount=10 * ATP),),
     "task and its lock": TASK_PAIR,
+    "second task and its lock": pair(task_id="task-ordered-4", cost=100 * ATP),
     "proof of the task": (proof("task-ordered", BOB, quality_bp=8_500),),
+    # its hash sorts after the commit's and the rollback's: proofs before settlements
+    # is the rank, not an accident of the hashes
+    "proof of the second task": (proof("task-ordered-4", BOB, quality_bp=8_500),),
     "commit": (commit("transfer-paid", THOR),),
     "rollback": (rollback("transfer-returned", THOR),),
     "reputation update": (reputation("update-ordered", "task-ordered", SPROUT, quality_bp=8_500),),
@@ -702,8 +756,8 @@ ORDERED_REQUESTS: dict[str, tuple[AnyTransaction, ...]] = {
 RANKED_GROUPS = (
     # the proposal policy, restated: groups in this order, requests within a group by transaction hash
     ("balance set",),
-    ("plain lock to be committed", "plain lock to be rolled back", "task and its lock"),
-    ("proof of the task",),
+    ("plain lock to be committed", "plain lock to be rolled back", "task and its lock", "second task and its lock"),
+    ("proof of the task", "proof of the second task"),
     ("commit", "rollback"),
     ("reputation update",),
 )
@@ -782,7 +836,48 @@ def test_negative_control_ties_broken_by_arrival_are_caught(monkeypatch: pytest.
         test_a_backup_keeps_pending_requests_in_proposal_order("in policy order reversed")
 
 
-# === 8. fingerprints: the cached hashes cover every compared field =====================================================
+# === 8. values: every message, input and state is immutable, and fingerprinted ===========================
+def one_of_each() -> dict[type, Any]:
+    """An instance of every dataclass of `spec.pbft`."""
+    block = at_height(1)
+    commit_certificate = CommitCertificate(0, 1, DIGESTS[0], frozenset({0, 1, 2}))
+    return {
+        pbft.ConsensusConfig: CONFIG,
+        PrePrepare: proposal(block),
+        Prepare: Prepare(0, 1, DIGESTS[0], 1),
+        Commit: Commit(0, 1, DIGESTS[0], 1),
+        Checkpoint: Checkpoint(2, ROOT_A, 0),
+        PreparedCertificate: certificate(block),
+        CommitCertificate: commit_certificate,
+        CheckpointCertificate: STABLE_AT_2,
+        ViewChange: VIEW_CHANGES_TO_1[0],
+        NewView: NEW_VIEW_1,
+        BlockRequest: BlockRequest(1, 3),
+        BlockResponse: BlockResponse(block, commit_certificate, 3, 0),
+        ClientRequest: REQUEST,
+        pbft.TimerFired: pbft.TimerFired(Timer.FETCH, CLOCK),
+        Slot: Slot(proposal(block), frozenset({0, 2}), frozenset()),
+        ReplicaState: initial_replica_state(CONFIG, 2, CLOCK),
+    }
+
+
+def test_every_message_input_and_state_is_immutable() -> None:
+    """A replica keeps the messages it received and the model checker keeps states in
+    sets: none may change after it is made. Every field of every one refuses assignment."""
+    examples = one_of_each()
+    declared = {
+        value for value in vars(pbft).values()
+        if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == pbft.__name__
+    }
+    assert set(examples) == declared
+    for kind, example in examples.items():
+        for field in dataclasses.fields(kind):
+            if field.init:
+                with pytest.raises(dataclasses.FrozenInstanceError):
+                    setattr(example, field.name, getattr(example, field.name))
+
+
+# === 8b. fingerprints: the cached hashes cover every compared field =====================================================
 NOT_IN_THE_FINGERPRINT = {
     ReplicaState: {"ledger", "blocks", "hash_cache"},  # ledger and blocks are functions of `executed`
     ViewChange: {"hash_cache"},
@@ -898,3 +993,125 @@ def test_negative_control_a_field_with_no_other_value_listed_counts_as_missed(mo
     """So a field added to ReplicaState fails the test until it is listed (and hashed)."""
     monkeypatch.delitem(OTHER_VALUES[ReplicaState], "known_height")
     assert fields_the_hash_misses(ReplicaState) == ["known_height"]
+
+
+# === 9. values, not objects: a group past view and height 256, every message decoded afresh ================
+# CPython shares one object for each int from -5 to 256, so below 257 a comparison by
+# identity (`is`) happens to agree with one by value (`==`). A real node decodes every
+# message from the wire: its numbers are equal to the replica's own, never the same
+# objects. This group runs at views and heights above 256, and every message it
+# passes is rebuilt field by field first, as a decoder would.
+START = 300
+"""The height (and view) the group starts from."""
+
+
+def from_the_wire(value: Any) -> Any:
+    """`value` as decoded from the wire: equal, but sharing no int, str or block with the original."""
+    if isinstance(value, bool) or value is None or isinstance(value, pbft.Timer):
+        return value
+    if isinstance(value, int):
+        return int(str(value))
+    if isinstance(value, str):
+        return "".join(list(value))
+    if isinstance(value, tuple):
+        return tuple(from_the_wire(item) for item in value)
+    if isinstance(value, frozenset):
+        return frozenset(from_the_wire(item) for item in value)
+    if isinstance(value, BaseModel):  # a block or a transaction: its fields, each decoded afresh
+        return type(value).model_validate({name: from_the_wire(item) for name, item in value})
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: from_the_wire(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        return type(value)(**fields)
+    raise TypeError(f"from_the_wire: {type(value).__name__}")
+
+
+def over_the_wire(config: Any, state: ReplicaState, event: Any) -> tuple[ReplicaState, tuple[Message, ...]]:
+    copy = from_the_wire(event)
+    assert copy == event
+    return pbft.step(config, state, copy)
+
+
+def replicas_restarted_at(height: int, view: int) -> list[ReplicaState]:
+    """Four replicas in `view` that have executed `height` blocks and hold a stable
+    checkpoint there, as after a restart from a snapshot: the ledger is the genesis
+    ledger moved to `height`; the earlier blocks and their certificates are
+    placeholders (none is asked for)."""
+    ledger = replace(copy_state(GENESIS_LEDGER), height=height, last_block_hash="ab" * 32)
+    stable = CheckpointCertificate(height, state_root(ledger), frozenset({0, 1, 2}))
+    placeholder_block = block_on(GENESIS_LEDGER, ())
+    placeholder = CommitCertificate(0, 1, block_hash(placeholder_block.header), frozenset({0, 1, 2}))
+    states = []
+    for replica in range(N):
+        state = initial_replica_state(CONFIG, replica, CLOCK)
+        states.append(replace(
+            state, view=view, ledger=ledger, executed=(placeholder.digest,) * height, blocks=(placeholder_block,) * height,
+            commit_certificates=(placeholder,) * height, stable=stable, known_height=height,
+        ))
+    return states
+
+
+def test_a_group_past_256_agrees_on_values_through_normal_case_view_change_and_catch_up() -> None:
+    states = replicas_restarted_at(START, START)
+    assert primary_of(START, N) == 0
+    # normal case: three blocks, a checkpoint at START + 2
+    states, sent = run(CONFIG, states, REQUESTS[:3], to={0}, stepper=over_the_wire)
+    assert [state.height for state in states] == [START + 3] * N
+    assert [state.stable.height for state in states] == [START + 2] * N
+    assert len({state_root(state.ledger) for state in states}) == 1
+    assert len(of_type(sent, Prepare)) == 3 * (N - 1) and len(of_type(sent, Commit)) == 3 * N
+    # a view change: the next block is prepared everywhere, committed nowhere
+    states, sent = run(CONFIG, states, REQUESTS[3:4], drop=dropping(Commit), stepper=over_the_wire)
+    (prepared,) = of_type(sent, PrePrepare)
+    assert [len(state.prepared) for state in states] == [2] * N
+    outputs: list[Message] = []
+    for replica in (1, 2, 3):
+        states[replica], more = over_the_wire(CONFIG, states[replica], pbft.TimerFired(Timer.VIEW_CHANGE, CLOCK))
+        outputs.extend(more)
+    states, sent = deliver_all(CONFIG, states, outputs, drop=dropping(BlockRequest), stepper=over_the_wire)
+    (new_view,) = of_type(sent, NewView)
+    assert [(state.view, state.active) for state in states] == [(START + 1, True)] * N
+    assert [state.executed[-1] for state in states] == [prepared.digest] * N
+    assert [state.height for state in states] == [START + 4] * N
+    assert [state.stable.height for state in states] == [START + 4] * N
+    executed = new_view.proposals[0]
+    assert executed.height == START + 3
+    for replica in range(N):
+        assert Commit(START + 1, START + 3, executed.digest, replica) in sent, "a re-vote for the executed block"
+    assert [state.view_changes for state in states] == [()] * N, "replica 0's late VIEW-CHANGE is not kept"
+    for replica in range(N):
+        after, outputs = over_the_wire(CONFIG, states[replica], new_view)
+        assert (after, outputs) == (states[replica], ()), "the NEW-VIEW again, once installed, changes nothing"
+    # catch-up: replica 3 misses a block and fetches it with its commit certificate
+    states, _ = run(CONFIG, states, REQUESTS[4:5], to={1}, reachable={0, 1, 2}, stepper=over_the_wire)
+    assert [state.height for state in states] == [START + 5] * 3 + [START + 4]
+    request = BlockRequest(START + 5, 3)
+    _, (response,) = over_the_wire(CONFIG, states[0], request)
+    states[3], _ = over_the_wire(CONFIG, states[3], response)
+    assert states[3].executed == states[0].executed
+    assert state_root(states[3].ledger) == state_root(states[0].ledger)
+
+
+def test_a_primary_waiting_past_view_256_counts_a_view_change_delivered_twice_once() -> None:
+    """Replica 1, primary of view START + 1, has sent its own VIEW-CHANGE and received
+    replica 2's; replica 2's again, decoded afresh, is no second vote (else two copies
+    and its own would make a NEW-VIEW with a sender counted twice)."""
+    states = replicas_restarted_at(START, START)
+    for replica in (1, 2):
+        states[replica], _ = over_the_wire(CONFIG, states[replica], REQUEST)
+        states[replica], outputs = over_the_wire(CONFIG, states[replica], pbft.TimerFired(Timer.VIEW_CHANGE, CLOCK))
+    (view_change,) = of_type(outputs, ViewChange)
+    assert view_change.new_view == START + 1
+    states[1], outputs = over_the_wire(CONFIG, states[1], view_change)
+    assert outputs == () and len(states[1].view_changes) == 2
+    after, outputs = over_the_wire(CONFIG, states[1], view_change)
+    assert (after, outputs) == (states[1], ())
+
+
+def test_record_prepared_replaces_the_certificate_at_a_height_past_256() -> None:
+    """One certificate per height, the heights compared by value."""
+    old = certificate(at_height(1))
+    new = certificate(at_height(1), view=1)
+    old = replace(old, pre_prepare=replace(old.pre_prepare, height=int("300")))
+    new = replace(new, pre_prepare=replace(new.pre_prepare, height=int("300")))
+    assert old.pre_prepare.height is not new.pre_prepare.height
+    assert pbft.record_prepared((old,), new) == (new,)

@@ -6,6 +6,7 @@ build a genesis and blocks of real signed transactions and apply them with
 code cannot be added without a test that produces it.
 """
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -513,11 +514,46 @@ def task_lock_paid_by_other_agent() -> Produced:
     return static(t, lock_for(t, source_agent=DAVE))
 
 
+# The platforms are compared for equality, whichever way the names sort ("Legion" <
+# "Sprout" < "Thor"): a lock from or to another platform than its task's is caught at
+# the task, before the lock's own hosting check.
+@produces(R.TASK_LOCK_MISMATCH)
+def task_lock_from_a_platform_sorting_before_the_delegators() -> Produced:
+    t = task()  # Alice, on Thor
+    return static(t, lock_for(t, source_platform=LEGION))
+
+
+@produces(R.TASK_LOCK_MISMATCH)
+def task_lock_from_a_platform_sorting_after_the_delegators() -> Produced:
+    t = task(delegating_agent=CAROL)  # Carol, on Legion
+    return static(t, lock_for(t, source_platform=THOR))
+
+
+@produces(R.TASK_LOCK_MISMATCH)
+def task_lock_to_a_platform_sorting_before_the_executors() -> Produced:
+    t = task()  # Bob, on Sprout
+    return static(t, lock_for(t, dest_platform=LEGION))
+
+
+@produces(R.TASK_LOCK_MISMATCH)
+def task_lock_to_a_platform_sorting_after_the_executors() -> Produced:
+    t = task()  # Bob, on Sprout
+    return static(t, lock_for(t, dest_platform=THOR))
+
+
 # --- state: idempotency --------------------------------------------------------------------------
 @produces(R.EXISTS_WITH_DIFFERENT_TASK_ID)
 def reputation_id_reused_for_other_task() -> Produced:
     ledger = with_reputation_update()
     ledger.block(reputation(task_id="task-B"))
+    return at(ledger)
+
+
+@produces(R.EXISTS_WITH_DIFFERENT_TASK_ID)
+def reputation_id_reused_for_a_task_id_sorting_before() -> Produced:
+    """Any other task id, not only a greater one ("task-0" < "task-A")."""
+    ledger = with_reputation_update()
+    ledger.block(reputation(task_id="task-0"))
     return at(ledger)
 
 
@@ -1152,6 +1188,50 @@ def test_case_produces_its_code(entry: tuple[ResultCode, CaseFn]) -> None:
         assert_state_failures_change_only_failed_ids(ledger.chain, step)
 
 
+def block_from_the_wire(block: Block) -> Block:
+    """`block` decoded afresh, as `from_the_wire` decodes a transaction (JSON arrays
+    turned into the tuples the strict Python mode asks for)."""
+
+    def arrays_as_tuples(value: Any) -> Any:
+        if isinstance(value, list):
+            return tuple(arrays_as_tuples(item) for item in value)
+        if isinstance(value, dict):
+            return {key: arrays_as_tuples(item) for key, item in value.items()}
+        return value
+
+    return Block.model_validate(arrays_as_tuples(json.loads(block.model_dump_json())))
+
+
+@pytest.mark.parametrize("entry", CASES, ids=[case_id(entry) for entry in CASES])
+def test_each_case_gives_the_same_results_with_its_blocks_decoded_from_the_wire(
+    entry: tuple[ResultCode, CaseFn],
+) -> None:
+    """The ledger compares fields by value, never by the identity of the objects holding
+    them: replayed with every block decoded afresh (so no int above 256 or str of one
+    block is the object of another block, of the genesis or of the test's constants),
+    each case gives the same receipts and the same state roots."""
+    _code, build = entry
+    ledger = build().ledger
+    state = ledger.steps[0].pre
+    for step in ledger.steps:
+        decoded = block_from_the_wire(step.block)
+        assert decoded == step.block
+        post, receipt = apply_block(ledger.chain, state, decoded)
+        assert receipt == step.receipt
+        assert state_root(post) == state_root(step.post)
+        state = post
+
+
+def test_a_chain_past_height_256_takes_its_next_block() -> None:
+    """Heights are compared by value: past 256 (where CPython stops sharing one object
+    per int) the next block is still the next block, and a repeated height is still wrong."""
+    ledger = Ledger()
+    ledger.state = dataclasses.replace(ledger.state, height=300, last_block_hash="ab" * 32)
+    receipt = ledger.block(lock())
+    assert receipt.code == R.OK and ledger.state.height == 301
+    assert ledger.block(lock("t2"), height=301).code == R.BLOCK_HEIGHT_MISMATCH
+
+
 def test_every_code_has_a_case() -> None:
     covered = {code for code, _build in CASES}
     table = {info.code for info in CODE_TABLE}
@@ -1591,6 +1671,29 @@ def test_identical_resubmission_is_exists_and_changes_nothing(name: str) -> None
     assert [r.code for r in receipt.transactions] == [R.EXISTS] * (3 * len(txs))
     assert content(ledger.state) == before
     assert ledger.violations() == []
+
+
+def from_the_wire(tx: AnyTransaction) -> AnyTransaction:
+    """`tx` as a node receives it from another: decoded afresh from its JSON, so every
+    field is an equal value but a new object (no int or str shared with the original,
+    nor between its fields: pydantic's JSON mode would share equal strings, so the
+    JSON is parsed by `json` and the fields validated as Python values)."""
+    return type(tx).model_validate(json.loads(tx.model_dump_json()))
+
+
+@pytest.mark.parametrize("name", list(RESUBMISSIONS))
+def test_a_resubmission_decoded_from_the_wire_is_exists(name: str) -> None:
+    """A repeat is recognised by the values of its fields, not by the identity of the
+    objects holding them: the copy a peer relays, decoded separately from the
+    original, is EXISTS too."""
+    setup, txs = RESUBMISSIONS[name]
+    ledger = setup()
+    before = content(ledger.state)
+    relayed = tuple(from_the_wire(tx) for tx in txs)
+    assert relayed == txs
+    receipt = ledger.block(*relayed)
+    assert [r.code for r in receipt.transactions] == [R.EXISTS] * len(txs)
+    assert content(ledger.state) == before
 
 
 def test_resubmission_in_the_same_block_is_exists() -> None:
