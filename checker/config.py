@@ -111,7 +111,14 @@ class ClocksSection(ConfigModel):
     ticks: int = Field(default=0, ge=0, le=10)
 
 
+MoveFamily = Literal["pre_prepares", "votes", "view_changes", "new_views", "checkpoints", "block_responses"]
+MOVES: tuple[MoveFamily, ...] = get_args(MoveFamily)
+
+
 class ByzantineSection(ConfigModel):
+    moves: tuple[MoveFamily, ...] = MOVES
+    """The families of the faulty replicas' menu (see the checker page); a negative
+    control may leave some out to find its violation sooner."""
     blocks: tuple[BlockFamily, ...] = BYZANTINE_BLOCKS
     """What a faulty primary may propose, on the ledger of any correct replica:
     the block a correct primary holding every request would (`proposal`), an
@@ -180,6 +187,7 @@ class CheckerConfig:
     crashes: int
     crashable: frozenset[int]
     byzantine_blocks: tuple[str, ...]
+    byzantine_moves: tuple[str, ...]
     requests: tuple[Request, ...]
     mutant: str | None
     witness: str | None
@@ -317,6 +325,7 @@ def build_config(raw: CheckerConfigFile, path: str) -> CheckerConfig:
         crashes=raw.bounds.crashes,
         crashable=crashable_replicas(raw, platforms, faulty, path),
         byzantine_blocks=raw.byzantine.blocks,
+        byzantine_moves=raw.byzantine.moves,
         requests=tuple(requests),
         mutant=raw.check.mutant,
         witness=raw.check.witness,

@@ -518,13 +518,17 @@ class Model:
         menu: list[tuple[int, Message]] = []
         live = self.live(world.replicas, world.crashed)
         lowest_view, lowest_height, lowest_stable = self.lowest(live)
+        families = {
+            "pre_prepares": self.byzantine_pre_prepares,
+            "votes": self.byzantine_votes,
+            "view_changes": self.byzantine_view_changes,
+            "new_views": self.byzantine_new_views,
+            "checkpoints": self.byzantine_checkpoints,
+            "block_responses": self.byzantine_block_responses,
+        }
         for sender in self.faulty:
-            menu.extend((sender, m) for m in self.byzantine_pre_prepares(world, sender))
-            menu.extend((sender, m) for m in self.byzantine_votes(world, sender))
-            menu.extend((sender, m) for m in self.byzantine_view_changes(world, sender))
-            menu.extend((sender, m) for m in self.byzantine_new_views(world, sender))
-            menu.extend((sender, m) for m in self.byzantine_checkpoints(world, sender))
-            menu.extend((sender, m) for m in self.byzantine_block_responses(world, sender))
+            for family in self.config.byzantine_moves:
+                menu.extend((sender, message) for message in families[family](world, sender))
         useful: list[tuple[int, Message]] = []
         for sender, message in menu:
             # Offer only what some live correct replica could still act on.
