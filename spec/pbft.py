@@ -1006,8 +1006,28 @@ def on_block_response(
     _, receipt = apply(config.chain, state.ledger, message.block)
     if receipt.code != ResultCode.OK:
         return state, ()
+    votes = votes_for_caught_up_proposal(config, state, certificate)
     state, outputs = execute(config, replace(state, slot=None), message.block, certificate, apply)
     if not state.active:
         # Still waiting for a NEW-VIEW: it may be further behind than anyone told it.
         outputs = outputs + (BlockRequest(state.height + 1, state.replica),)
-    return state, outputs
+    return state, votes + outputs
+
+
+def votes_for_caught_up_proposal(
+    config: ConsensusConfig, state: ReplicaState, certificate: CommitCertificate
+) -> tuple[Message, ...]:
+    """A replica in a view whose NEW-VIEW re-proposed the block it now executes by
+    catch-up votes for it in that view, as `votes_for_executed_proposals` does for
+    one executed before the NEW-VIEW came: the others of the view may still need
+    its commit (with a faulty replica silent, a quorum needs every correct one)."""
+    if not state.active:
+        return ()
+    proposal = proposal_from_new_view(state, certificate.height)
+    if proposal is None or proposal.digest != certificate.digest:
+        return ()
+    votes: list[Message] = []
+    if state.replica != primary_of(state.view, config.n):
+        votes.append(Prepare(state.view, proposal.height, proposal.digest, state.replica))
+    votes.append(Commit(state.view, proposal.height, proposal.digest, state.replica))
+    return tuple(votes)

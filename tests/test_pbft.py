@@ -797,6 +797,36 @@ def test_a_replica_that_executed_a_re_proposed_block_votes_for_it_again() -> Non
     assert len({state_root(state.ledger) for state in states}) == 1
 
 
+def test_a_replica_that_catches_up_on_a_re_proposed_block_votes_for_it_in_the_new_view() -> None:
+    """Only replica 0 executed height 1, then fell silent. Replica 2 installs view 1's
+    NEW-VIEW (re-proposing that block), prepares it, and only then executes it by
+    catch-up: it still sends its COMMIT in view 1, which replica 3 needs, since with
+    replica 0 silent a quorum of view 1 takes every other replica. (The checker found
+    the run where it did not, with a faulty primary of view 1 and a silent one.)"""
+    states, sent = run(CONFIG, fresh_replicas(), [REQUEST], drop=dropping(Commit, unless_to={0}))
+    digest = of_type(sent, PrePrepare)[0].digest
+    view_changes: list[ViewChange] = []
+    for replica in (1, 2, 3):
+        states[replica], outputs = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
+        view_changes.extend(of_type(outputs, ViewChange))
+    new_views: list[NewView] = []
+    for message in view_changes:
+        states[1], outputs = step(CONFIG, states[1], message)
+        new_views.extend(of_type(outputs, NewView))
+    states[2], installed = step(CONFIG, states[2], new_views[0])
+    assert installed == (Prepare(1, 1, digest, 2),)
+    _, responses = step(CONFIG, states[0], BlockRequest(1, 2))
+    states[2], outputs = step(CONFIG, states[2], responses[0])
+    assert states[2].executed == (digest,)
+    assert Commit(1, 1, digest, 2) in outputs, "the caught-up replica still votes in the view"
+    states[3], more = step(CONFIG, states[3], new_views[0])
+    states, _ = deliver_all(CONFIG, states, list(installed) + list(outputs) + list(more), reachable={1, 2, 3})
+    assert states[3].executed == (digest,), "its commit quorum of view 1 is replicas 1, 2 and 3"
+    # The primary counted replica 2's commit before it was prepared; delivered again, it counts.
+    states[1], _ = step(CONFIG, states[1], Commit(1, 1, digest, 2))
+    assert states[1].executed == (digest,)
+
+
 def test_a_new_view_whose_re_proposed_block_was_swapped_is_not_installed_as_is() -> None:
     states, pre_prepare, new_view = new_view_1()
     genuine = new_view.proposals[0]

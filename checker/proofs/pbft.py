@@ -505,6 +505,13 @@ def first_prepare(pre: State, n: z3.ExprRef, v: z3.ExprRef, sq: z3.ExprRef) -> z
     return z3.ForAll([other], z3.Not(pre["prepare"](n, v, sq, other)))
 
 
+def prepared_nothing_else(pre: State, n: z3.ExprRef, v: z3.ExprRef, sq: z3.ExprRef, d: z3.ExprRef) -> z3.BoolRef:
+    """n has prepared no digest but d at s in view v (a re-vote after catch-up may
+    follow n's own PREPARE of d there)."""
+    other = fresh(Digest, "d")
+    return z3.ForAll([other], z3.Implies(pre["prepare"](n, v, sq, other), other == d))
+
+
 def blocks_lower_views(v: z3.ExprRef, sq: z3.ExprRef, d: z3.ExprRef) -> Added:
     """The ghost a prepare of d at s in view v adds: every other digest is blocked at s
     in every lower view."""
@@ -551,14 +558,17 @@ def revote_step(pre: State, variant: str | None) -> Step:
     """`spec.pbft.votes_for_executed_proposals`: on installing a NEW-VIEW for v that
     re-proposes d at s, a replica that already executed d at s (in any view, on a
     commit certificate of that view, in the normal case or in catch-up) sends PREPARE
-    and COMMIT for it in v at once, without a quorum of PREPAREs in v. It keeps no
-    prepared certificate for (v, s, d): `state.prepared` is not updated."""
+    and COMMIT for it in v at once, without a quorum of PREPAREs in v; and
+    `spec.pbft.votes_for_caught_up_proposal`: a replica in v that executes d at s by
+    catch-up after installing that NEW-VIEW does the same, though it may have sent
+    its PREPARE of d already. It keeps no prepared certificate for (v, s, d):
+    `state.prepared` is not updated."""
     ps = new_view_parameters("revote") + [
         parameter("revote", "executed_view", View, "the view of the commit certificate n executed d at s on"),
     ]
     p = {x.label: x.term for x in ps}
     n, v, sq, d = p["n"], p["v"], p["s"], p["d"]
-    guard = [correct(n), not_left(pre, n, v), first_prepare(pre, n, v, sq)]
+    guard = [correct(n), not_left(pre, n, v), prepared_nothing_else(pre, n, v, sq, d)]
     if variant != "revote_without_new_view":
         # Only a NEW-VIEW re-proposes, and only above the first view.
         guard += [lt(v0, v), new_view_justifies(pre, p, variant)]
