@@ -132,9 +132,12 @@ def test_the_shipped_liveness_config_has_exactly_the_heights_the_premise_asks_fo
     assert liveness_premise(shipped) == []
     assert shipped.max_height == len(shipped.requests) + shipped.byzantine_messages == 3
     assert liveness_premise(dataclasses.replace(shipped, max_height=2)) != []
-    same = ("requests", "faulty", "byzantine_messages", "byzantine_blocks", "consensus", "mutant")
+    same = ("requests", "faulty", "byzantine_messages", "byzantine_moves", "consensus", "mutant")
     for name in same:
         assert getattr(shipped, name) == getattr(n4f1, name), name
+    # Every block family but the stamp at the limit of the clocks (the premise's rule 6).
+    assert set(n4f1.byzantine_blocks) - set(shipped.byzantine_blocks) == {"latest_timestamp"}
+    assert liveness_premise(dataclasses.replace(shipped, byzantine_blocks=n4f1.byzantine_blocks)) != []
     control = load_config(CENSORING)
     assert control.max_height < len(control.requests) + control.byzantine_messages
 
