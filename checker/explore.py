@@ -66,7 +66,7 @@ class Explorer:
         self.model = Model(config)
         self.chains = ChainChecks(self.model.real)
         self.sent = SentMessageChecks(config.consensus)
-        self.symmetry = Symmetry(config) if config.symmetry else None
+        self.symmetry = Symmetry(config, self.model.interned) if config.symmetry else None
         self.index = index
         self.workers = workers
         self.parents: dict[Fingerprint, Edge | None] = {}
