@@ -8,7 +8,7 @@ different answer. So a memo that grows past its bound is simply emptied, which
 keeps the memory of a multi-million-world search flat.
 """
 
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 Key = TypeVar("Key")
 Value = TypeVar("Value")
@@ -17,26 +17,25 @@ MEMO_LIMIT = 1 << 18
 """Entries a memo holds before it is emptied (a level of n4f1 touches fewer)."""
 
 
-class Memo(Generic[Key, Value]):
-    """A dictionary that forgets everything when it reaches `limit` entries."""
+class Memo(dict[Key, Value]):
+    """A dictionary that forgets everything when it reaches `limit` entries. (A
+    dictionary itself, so that looking up is the dictionary's own `get`.)
 
-    __slots__ = ("entries", "limit")
+    A key may name a replica state by its identity (`id`), which is cheap to hash
+    where the state's own hash is not; an entry keyed so keeps the state in its
+    value, so that no other object can take that identity while the entry lives.
+    Interning (`Interner`) makes equal states one object, so such keys rarely
+    miss."""
 
     def __init__(self, limit: int = MEMO_LIMIT) -> None:
-        self.entries: dict[Key, Value] = {}
+        super().__init__()
         self.limit = limit
 
-    def get(self, key: Key) -> Value | None:
-        return self.entries.get(key)
-
     def put(self, key: Key, value: Value) -> Value:
-        if len(self.entries) >= self.limit:
-            self.entries.clear()
-        self.entries[key] = value
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value
         return value
-
-    def __len__(self) -> int:
-        return len(self.entries)
 
 
 Item = TypeVar("Item")

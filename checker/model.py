@@ -191,12 +191,13 @@ class Model:
         self.menu_cache: dict[tuple[object, ...], tuple[Message, ...]] = {}
         self.roots: dict[LedgerKey, str] = {}
         self.interned = Interner()
-        self.delivery_memo: Memo[tuple[int, ReplicaState, frozenset[Message]], tuple[Move, ...]] = Memo()
+        # Memos of what worlds share (`checker.memo`); replica states in keys by identity.
+        self.delivery_memo: Memo[tuple[int, int, frozenset[Message]], tuple[ReplicaState, tuple[Move, ...]]] = Memo()
+        self.timer_memo: Memo[tuple[int, int, frozenset[Message], tuple[Input, ...]], tuple[ReplicaState, tuple[Move, ...]]] = Memo()
         self.vote_memo: Memo[frozenset[Message], tuple[tuple[Message, ...], tuple[tuple[Input, ...], ...]]] = Memo()
         self.request_memo: Memo[frozenset[Message], frozenset[BlockRequest]] = Memo()
-        self.answer_memo: Memo[tuple[frozenset[BlockRequest], tuple[ReplicaState | None, ...]], frozenset[Message]] = Memo()
-        self.progress_memo: Memo[tuple[ReplicaState | None, ...], Progress] = Memo()
-        self.timer_memo: Memo[tuple[int, ReplicaState, frozenset[Message], tuple[Input, ...]], tuple[Move, ...]] = Memo()
+        self.answer_memo: Memo[tuple[object, ...], tuple[tuple[ReplicaState | None, ...], frozenset[Message]]] = Memo()
+        self.progress_memo: Memo[tuple[int, ...], tuple[tuple[ReplicaState | None, ...], Progress]] = Memo()
         self.forget_memo: Memo[tuple[frozenset[Message], Progress, bool], frozenset[Message]] = Memo()
 
     # --- initial world ---
@@ -280,10 +281,11 @@ class Model:
         requests = self.block_requests(messages)
         if not requests:
             return messages
-        key = (requests, replicas)
-        answers = self.answer_memo.get(key)
-        if answers is None:
-            answers = self.answer_memo.put(key, self.answers(replicas, requests))
+        key = (requests, *map(id, replicas))
+        found = self.answer_memo.get(key)
+        if found is None:
+            found = self.answer_memo.put(key, (replicas, self.answers(replicas, requests)))
+        answers = found[1]
         if answers <= messages:
             return messages
         return messages | answers
@@ -360,7 +362,7 @@ class Model:
         of each burst of votes. What a delivery does depends on the replica's state
         and the network alone, and many worlds share both (they differ in the other
         replicas), so the list is made once per (replica, state, network)."""
-        key = (replica, state, messages)
+        key = (replica, id(state), messages)
         found = self.delivery_memo.get(key)
         if found is None:
             moves: list[Move | None] = []
@@ -369,8 +371,8 @@ class Model:
                     moves.append(self.move(messages, actions, replica, state, "deliver", (message,)))
             for burst in bursts:
                 moves.append(self.move(messages, actions, replica, state, "votes", burst))
-            found = self.delivery_memo.put(key, tuple(move for move in moves if move is not None))
-        return found
+            found = self.delivery_memo.put(key, (state, tuple(move for move in moves if move is not None)))
+        return found[1]
 
     def run_inputs(
         self, replica: int, state: ReplicaState, inputs: tuple[Input, ...]
@@ -402,12 +404,12 @@ class Model:
         """One action of one replica (`move`), as a successor of `world`. A timer may
         fire in every world, so what it does is memoised per (replica, state, network,
         timer), like deliveries."""
-        key = (replica, state, world.messages, inputs)
+        key = (replica, id(state), world.messages, inputs)
         found = self.timer_memo.get(key)
         if found is None:
             move = self.move(world.messages, actions, replica, state, kind, inputs)
-            found = self.timer_memo.put(key, () if move is None else (move,))
-        for action, new_state, fresh in found:
+            found = self.timer_memo.put(key, (state, () if move is None else (move,)))
+        for action, new_state, fresh in found[1]:
             yield action, self.next_world(world, replica, state, new_state, fresh)
 
     def move(
@@ -502,10 +504,11 @@ class Model:
     def progress(self, replicas: tuple[ReplicaState | None, ...]) -> Progress:
         """How far the slowest correct replicas are; memoised, as many worlds share
         their replicas' states."""
-        found = self.progress_memo.get(replicas)
+        key = tuple(map(id, replicas))
+        found = self.progress_memo.get(key)
         if found is None:
-            found = self.progress_memo.put(replicas, self.lowest_progress(replicas))
-        return found
+            found = self.progress_memo.put(key, (replicas, self.lowest_progress(replicas)))
+        return found[1]
 
     def lowest_progress(self, replicas: tuple[ReplicaState | None, ...]) -> Progress:
         """The lowest view, height, stable checkpoint and entered view among correct replicas."""
