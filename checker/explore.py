@@ -79,6 +79,12 @@ class Explorer:
         self.symmetry = Symmetry(config, self.model.interned) if config.symmetry else None
         self.index = index
         self.workers = workers
+        # `canonical` and `fingerprint` run for every successor: bound once to the plain
+        # forms when symmetry or several workers play no part.
+        if self.symmetry is None or not self.symmetry.enabled:
+            self.canonical = self.plain  # type: ignore[method-assign]
+        if workers == 1:
+            self.fingerprint = hash  # type: ignore[method-assign,assignment]
         self.anchor = min(config.correct)
         """The replica whose state chooses a world's owner."""
         self.parents: dict[Fingerprint, Edge | None] = {}
@@ -99,6 +105,10 @@ class Explorer:
         if self.symmetry is None:
             return world, ()
         return self.symmetry.canonical(world)
+
+    def plain(self, world: World) -> tuple[World, tuple[int, ...]]:
+        """The canonical form when symmetry is off: the world itself."""
+        return world, ()
 
     def start(self) -> tuple[Fingerprint, Finding | None]:
         world, renaming = self.canonical(self.model.initial())
@@ -166,19 +176,19 @@ class Explorer:
         (`batches`). Stops at the first world that breaks an invariant."""
         next_frontier: list[tuple[Fingerprint, World]] = []
         self.expanded = len(self.frontier)
-        parents = self.parents
+        parents, successors, canonical, fingerprint = self.parents, self.model.successors, self.canonical, self.fingerprint
         for parent_fp, world in self.frontier:
-            for action, successor in self.model.successors(world):
+            for action, successor in successors(world):
                 self.generated += 1
-                canonical, renaming = self.canonical(successor)
-                fp = self.fingerprint(canonical)
+                child, renaming = canonical(successor)
+                fp = fingerprint(child)
                 if self.keep_edges:
                     self.edges.append((parent_fp, fp, action.kind == "byzantine"))
                 owner = fp % self.workers
                 if owner != self.index:
-                    self.senders[owner].add(fp, (parent_fp, action, renaming), canonical)
+                    self.senders[owner].add(fp, (parent_fp, action, renaming), child)
                 elif fp not in parents:
-                    problem = self.admit(fp, (parent_fp, action, renaming), canonical, next_frontier)
+                    problem = self.admit(fp, (parent_fp, action, renaming), child, next_frontier)
                     if problem is not None:
                         return fp, problem
         self.frontier = next_frontier
