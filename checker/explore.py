@@ -79,12 +79,6 @@ class Explorer:
         self.symmetry = Symmetry(config, self.model.interned) if config.symmetry else None
         self.index = index
         self.workers = workers
-        # `canonical` and `fingerprint` run for every successor: bound once to the plain
-        # forms when symmetry or several workers play no part.
-        if self.symmetry is None or not self.symmetry.enabled:
-            self.canonical = self.plain  # type: ignore[method-assign]
-        if workers == 1:
-            self.fingerprint = hash  # type: ignore[method-assign,assignment]
         self.anchor = min(config.correct)
         """The replica whose state chooses a world's owner."""
         self.parents: dict[Fingerprint, Edge | None] = {}
@@ -106,9 +100,6 @@ class Explorer:
             return world, ()
         return self.symmetry.canonical(world)
 
-    def plain(self, world: World) -> tuple[World, tuple[int, ...]]:
-        """The canonical form when symmetry is off: the world itself."""
-        return world, ()
 
     def start(self) -> tuple[Fingerprint, Finding | None]:
         world, renaming = self.canonical(self.model.initial())
@@ -176,7 +167,10 @@ class Explorer:
         (`batches`). Stops at the first world that breaks an invariant."""
         next_frontier: list[tuple[Fingerprint, World]] = []
         self.expanded = len(self.frontier)
-        parents, successors, canonical, fingerprint = self.parents, self.model.successors, self.canonical, self.fingerprint
+        parents, successors = self.parents, self.model.successors
+        # Both run for every successor: their plain forms when symmetry or several workers play no part.
+        canonical = self.canonical if self.symmetry is not None and self.symmetry.enabled else unrenamed
+        fingerprint: Callable[[World], Fingerprint] = hash if self.workers == 1 else self.fingerprint
         for parent_fp, world in self.frontier:
             for action, successor in successors(world):
                 self.generated += 1
@@ -197,6 +191,11 @@ class Explorer:
     def batches(self) -> list[bytes]:
         """What this worker hands each peer from the level just expanded."""
         return [b"" if target == self.index else sender.batch() for target, sender in enumerate(self.senders)]
+
+
+def unrenamed(world: World) -> tuple[World, tuple[int, ...]]:
+    """The canonical form of a world when symmetry plays no part: the world itself."""
+    return world, ()
 
 
 @contextmanager

@@ -400,17 +400,16 @@ class Model:
         state: ReplicaState,
         kind: str,
         inputs: tuple[Input, ...],
-    ) -> Iterator[tuple[Action, World]]:
-        """One action of one replica (`move`), as a successor of `world`. A timer may
-        fire in every world, so what it does is memoised per (replica, state, network,
-        timer), like deliveries."""
+    ) -> list[tuple[Action, World]]:
+        """One action of one replica (`move`), as a successor of `world` (none when it
+        changes nothing). A timer may fire in every world, so what it does is
+        memoised per (replica, state, network, timer), like deliveries."""
         key = (replica, id(state), world.messages, inputs)
         found = self.timer_memo.get(key)
         if found is None:
             move = self.move(world.messages, actions, replica, state, kind, inputs)
             found = self.timer_memo.put(key, (state, () if move is None else (move,)))
-        for action, new_state, fresh in found[1]:
-            yield action, self.next_world(world, replica, state, new_state, fresh)
+        return [(action, self.next_world(world, replica, state, new_state, fresh)) for action, new_state, fresh in found[1]]
 
     def move(
         self,
