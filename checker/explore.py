@@ -2,28 +2,38 @@
 shortest one.
 
 A world is stored only by its fingerprint (a 64-bit hash of its canonical form)
-and the edge that first reached it; the frontier alone keeps whole worlds. With
-several workers, fingerprint space is split between them: each worker owns the
-worlds whose fingerprint falls in its share, expands them, and hands the
-successors it does not own to their owners at the end of each level.
+and the edge that first reached it; the frontier alone keeps whole worlds.
+
+With several workers, fingerprint space is split between them: each worker owns
+the worlds whose fingerprint falls in its share, expands them, and hands the
+successors it does not own to their owners at the end of each level, through
+the coordinator, in the compact form of `checker.exchange` (each replica state,
+message and network goes to a peer once; a world then travels as a few
+numbers). A world's share is chosen by the state of its first correct replica
+alone, so that the many transitions of the other replicas keep a successor with
+the worker that expanded its parent.
+
+The search makes and drops millions of small objects, freed by reference
+counting as they go; next to none of them is part of a reference cycle. Python's
+cyclic collector would still rescan the ever larger set of live worlds, memos
+and edges again and again (a quarter of the time on n4f1, measured), so it is
+paused while a search runs (`collector_paused`).
 """
 
+import gc
 import multiprocessing
-import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from checker.config import CheckerConfig
+from checker.exchange import Edge, Fingerprint, Receiver, Sender
 from checker.invariants import ChainChecks, Finding, SentMessageChecks, check_world, witness_reached
-from checker.model import Action, Model, World
+from checker.model import Model, World
 from checker.symmetry import Renaming, Symmetry, invert
 
-Fingerprint = int
-Edge = tuple[Fingerprint, Action, tuple[int, ...]]
-"""How a world was first reached: its parent, the action, and the renaming that
-made the successor canonical (identity when symmetry is off)."""
-
+__all__ = ["Edge", "Fingerprint", "Outcome", "Progress", "explore", "trace_to"]
 
 @dataclass
 class Progress:
@@ -59,36 +69,44 @@ class Outcome:
 
 
 class Explorer:
-    """One worker's share of the search."""
+    """One worker's share of the search (all of it, with one worker)."""
 
     def __init__(self, config: CheckerConfig, index: int = 0, workers: int = 1) -> None:
         self.config = config
         self.model = Model(config)
         self.chains = ChainChecks(self.model.real)
         self.sent = SentMessageChecks(config.consensus)
-        self.symmetry = Symmetry(config) if config.symmetry else None
+        self.symmetry = Symmetry(config, self.model.interned) if config.symmetry else None
         self.index = index
         self.workers = workers
+        self.anchor = min(config.correct)
+        """The replica whose state chooses a world's owner."""
         self.parents: dict[Fingerprint, Edge | None] = {}
-        self.frontier: list[World] = []
+        self.frontier: list[tuple[Fingerprint, World]] = []
+        """The worlds of the level to expand next, with their fingerprints."""
         self.generated = 0
         self.keep_edges = config.liveness
         self.edges: list[tuple[Fingerprint, Fingerprint, bool]] = []
         self.done: set[Fingerprint] = set()
         self.expanded = 0
         """How many worlds the last level expanded (all of one BFS depth)."""
+        self.senders = [Sender() for _ in range(workers)]
+        """What this worker hands each peer (its own entry stays empty)."""
+        self.receivers = [Receiver(self.model.interned) for _ in range(workers)]
+        """What this worker got from each peer."""
 
     def canonical(self, world: World) -> tuple[World, tuple[int, ...]]:
         if self.symmetry is None:
             return world, ()
         return self.symmetry.canonical(world)
 
+
     def start(self) -> tuple[Fingerprint, Finding | None]:
         world, renaming = self.canonical(self.model.initial())
         fp = self.fingerprint(world)
         if self.owner(fp) == self.index:
             self.parents[fp] = None
-            self.frontier.append(world)
+            self.frontier.append((fp, world))
             self.note_done(fp, world)
         return fp, self.check(world)
 
@@ -102,8 +120,7 @@ class Explorer:
         the worker that expanded its parent."""
         if self.workers == 1:
             return hash(world)
-        anchor = next(state for state in world.replicas if state is not None)
-        return hash(world) * self.workers + hash(anchor) % self.workers
+        return hash(world) * self.workers + hash(world.replicas[self.anchor]) % self.workers
 
     def check(self, world: World, renaming: Renaming = ()) -> Finding | None:
         """The invariants on a canonical world, and, if `renaming` made it canonical,
@@ -121,52 +138,77 @@ class Explorer:
         if self.keep_edges and self.model.requests_settled(world):
             self.done.add(fp)
 
-    def expand_level(
-        self, incoming: list[tuple[Fingerprint, Edge, World]]
-    ) -> tuple[list[list[tuple[Fingerprint, Edge, World]]], Fingerprint | None, Finding | None]:
-        """Admit what other workers sent, expand the current frontier, and return
-        the successors owned by others (one list per worker)."""
-        found_fp: Fingerprint | None = None
-        finding: Finding | None = None
-        next_frontier: list[World] = []
-        outboxes: list[list[tuple[Fingerprint, Edge, World]]] = [[] for _ in range(self.workers)]
-        for fp, edge, world in incoming:
-            if fp in self.parents:
-                continue
-            self.parents[fp] = edge
-            self.note_done(fp, world)
-            problem = self.check(world, edge[2])
-            if problem is not None and finding is None:
-                found_fp, finding = fp, problem
-            self.frontier.append(world)
-        if finding is not None:
-            return outboxes, found_fp, finding
-        self.expanded = len(self.frontier)
-        sent: set[Fingerprint] = set()
-        for world in self.frontier:
-            parent_fp = self.fingerprint(world)
-            for action, successor in self.model.successors(world):
-                self.generated += 1
-                canonical, renaming = self.canonical(successor)
-                fp = self.fingerprint(canonical)
-                if self.keep_edges:
-                    self.edges.append((parent_fp, fp, action.is_fault))
-                owner = self.owner(fp)
-                if owner != self.index:
-                    if fp not in sent:
-                        sent.add(fp)
-                        outboxes[owner].append((fp, (parent_fp, action, renaming), canonical))
-                    continue
+    def admit(
+        self, fp: Fingerprint, edge: Edge, world: World, frontier: list[tuple[Fingerprint, World]]
+    ) -> Finding | None:
+        """A world reached for the first time: remember how, queue it for
+        expansion, and check it."""
+        self.parents[fp] = edge
+        self.note_done(fp, world)
+        frontier.append((fp, world))
+        return self.check(world, edge[2])
+
+    def receive(self, batches: list[tuple[int, bytes]]) -> tuple[Fingerprint | None, Finding | None]:
+        """Admit the worlds that peers reached for this worker in the last level:
+        they join the frontier. A world already known is not even rebuilt."""
+        for sender, blob in batches:
+            receiver = self.receivers[sender]
+            for fp, sent_edge, sent_world in receiver.unpack(blob):
                 if fp in self.parents:
                     continue
-                self.parents[fp] = (parent_fp, action, renaming)
-                self.note_done(fp, canonical)
-                problem = self.check(canonical, renaming)
+                problem = self.admit(fp, receiver.edge(sent_edge), receiver.world(sent_world), self.frontier)
                 if problem is not None:
-                    return outboxes, fp, problem
-                next_frontier.append(canonical)
+                    return fp, problem
+        return None, None
+
+    def expand_level(self) -> tuple[Fingerprint | None, Finding | None]:
+        """Expand the frontier: the successors this worker owns and has not seen
+        make the next frontier; the others are queued for their owners
+        (`batches`). Stops at the first world that breaks an invariant."""
+        next_frontier: list[tuple[Fingerprint, World]] = []
+        self.expanded = len(self.frontier)
+        parents, successors = self.parents, self.model.successors
+        # Both run for every successor: their plain forms when symmetry or several workers play no part.
+        canonical = self.canonical if self.symmetry is not None and self.symmetry.enabled else unrenamed
+        fingerprint: Callable[[World], Fingerprint] = hash if self.workers == 1 else self.fingerprint
+        for parent_fp, world in self.frontier:
+            for action, successor in successors(world):
+                self.generated += 1
+                child, renaming = canonical(successor)
+                fp = fingerprint(child)
+                if self.keep_edges:
+                    self.edges.append((parent_fp, fp, action.is_fault))
+                owner = fp % self.workers
+                if owner != self.index:
+                    self.senders[owner].add(fp, (parent_fp, action, renaming), child)
+                elif fp not in parents:
+                    problem = self.admit(fp, (parent_fp, action, renaming), child, next_frontier)
+                    if problem is not None:
+                        return fp, problem
         self.frontier = next_frontier
-        return outboxes, None, None
+        return None, None
+
+    def batches(self) -> list[bytes]:
+        """What this worker hands each peer from the level just expanded."""
+        return [b"" if target == self.index else sender.batch() for target, sender in enumerate(self.senders)]
+
+
+def unrenamed(world: World) -> tuple[World, tuple[int, ...]]:
+    """The canonical form of a world when symmetry plays no part: the world itself."""
+    return world, ()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a search (see the module's
+    docstring); the few cycles made meanwhile are collected once it resumes."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def trace_to(lookup: Callable[[Fingerprint], Edge | None], fp: Fingerprint) -> list[Edge]:
@@ -189,7 +231,8 @@ def explore(
     progress: ProgressCallback | None = None,
 ) -> Outcome:
     if workers <= 1:
-        return explore_serial(config, max_states, progress)
+        with collector_paused():  # resumed once the search's memos are gone, so it has little to scan
+            return explore_serial(config, max_states, progress)
     return explore_parallel(config, workers, max_states, progress)
 
 
@@ -199,12 +242,11 @@ def explore_serial(config: CheckerConfig, max_states: int | None, progress: Prog
     outcome = Outcome(workers=1)
     fp, finding = explorer.start()
     depth = 0
-    incoming: list[tuple[Fingerprint, Edge, World]] = []
     while finding is None and explorer.frontier:
         if max_states is not None and len(explorer.parents) >= max_states:
             outcome.cut_by_max_states = True
             break
-        _, found_fp, finding = explorer.expand_level(incoming)
+        found_fp, finding = explorer.expand_level()
         if finding is not None:
             assert found_fp is not None
             fp = found_fp
@@ -213,9 +255,8 @@ def explore_serial(config: CheckerConfig, max_states: int | None, progress: Prog
         if explorer.frontier:
             depth += 1
         if progress is not None:
-            progress(
-                Progress(depth, len(explorer.parents), explorer.generated, len(explorer.frontier), time.perf_counter() - started)
-            )
+            elapsed = time.perf_counter() - started
+            progress(Progress(depth, len(explorer.parents), explorer.generated, len(explorer.frontier), elapsed))
     outcome.generated = explorer.generated
     outcome.distinct = len(explorer.parents)
     outcome.depth = depth
@@ -234,8 +275,25 @@ def explore_serial(config: CheckerConfig, max_states: int | None, progress: Prog
 
 
 # --- parallel exploration ----------------------------------------------------------------------
+@dataclass
+class LevelReport:
+    """What a worker says after a level."""
+
+    batches: list[bytes]
+    """What it hands each worker (empty for itself and for those it hands nothing)."""
+    found: Fingerprint | None
+    finding: Finding | None
+    frontier: int
+    distinct: int
+    generated: int
+    pruned: int
+    expanded: int
+
+
 def worker_main(config: CheckerConfig, index: int, workers: int, connection: "multiprocessing.connection.Connection") -> None:
-    """Serve the coordinator: expand a level, admit worlds, answer trace lookups."""
+    """Serve the coordinator: admit what peers sent, expand a level, answer trace
+    lookups. The process lives for one search, so the cyclic collector stays off."""
+    gc.disable()
     explorer = Explorer(config, index, workers)
     while True:
         command, payload = connection.recv()
@@ -243,24 +301,20 @@ def worker_main(config: CheckerConfig, index: int, workers: int, connection: "mu
             fp, finding = explorer.start()
             connection.send((fp, finding, len(explorer.frontier)))
         elif command == "level":
-            incoming: list[tuple[Fingerprint, Edge, World]] = []
-            for blob in payload:
-                incoming.extend(pickle.loads(blob))
-            outboxes, found_fp, finding = explorer.expand_level(incoming)
-            # Pickled here, once, and forwarded as bytes: the coordinator never unpacks worlds.
-            blobs = [pickle.dumps(box, protocol=pickle.HIGHEST_PROTOCOL) if box else b"" for box in outboxes]
-            connection.send(
-                (
-                    blobs,
-                    found_fp,
-                    finding,
-                    len(explorer.frontier),
-                    len(explorer.parents),
-                    explorer.generated,
-                    explorer.model.pruned,
-                    explorer.expanded,
-                )
+            found, finding = explorer.receive(payload)
+            if finding is None:
+                found, finding = explorer.expand_level()
+            report = LevelReport(
+                explorer.batches(),
+                found,
+                finding,
+                len(explorer.frontier),
+                len(explorer.parents),
+                explorer.generated,
+                explorer.model.pruned,
+                explorer.expanded,
             )
+            connection.send(report)
         elif command == "lookup":
             connection.send(explorer.parents.get(payload))
         elif command == "stop":
@@ -268,87 +322,104 @@ def worker_main(config: CheckerConfig, index: int, workers: int, connection: "mu
             return
 
 
-def explore_parallel(
-    config: CheckerConfig, workers: int, max_states: int | None, progress: ProgressCallback | None
-) -> Outcome:
-    started = time.perf_counter()
-    context = multiprocessing.get_context("fork")  # workers share the parent's hash seed
-    connections = []
-    processes = []
-    for index in range(workers):
-        parent_end, child_end = context.Pipe()
-        process = context.Process(target=worker_main, args=(config, index, workers, child_end), daemon=True)
-        process.start()
-        connections.append(parent_end)
-        processes.append(process)
-    outcome = Outcome(workers=workers)
-    try:
-        finding: Finding | None = None
-        found_fp = 0
-        for connection in connections:
-            connection.send(("start", None))
-        frontier_sizes = []
-        for connection in connections:
-            fp, problem, size = connection.recv()
-            frontier_sizes.append(size)
-            if problem is not None:
-                finding, found_fp = problem, fp
-        inboxes: list[list[bytes]] = [[] for _ in range(workers)]
-        depth = -1  # the first level expands the initial world, at depth 0
-        distinct = 0
-        generated = 0
-        pruned = 0
-        while finding is None and (sum(frontier_sizes) > 0 or any(inboxes)):
-            if max_states is not None and distinct >= max_states:
-                outcome.cut_by_max_states = True
-                break
-            for index, connection in enumerate(connections):
-                connection.send(("level", inboxes[index]))
-            inboxes = [[] for _ in range(workers)]
-            distinct = generated = pruned = expanded = 0
-            frontier_sizes = []
-            for connection in connections:
-                outboxes, problem_fp, problem, size, seen, made, cut, level_size = connection.recv()
-                expanded += level_size
-                for target, blob in enumerate(outboxes):
-                    if blob:
-                        inboxes[target].append(blob)
-                if problem is not None and finding is None:
-                    finding, found_fp = problem, problem_fp
-                frontier_sizes.append(size)
-                distinct += seen
-                generated += made
-                pruned += cut
-            if expanded > 0:
-                depth += 1
-            if progress is not None:
-                progress(Progress(max(depth, 0), distinct, generated, sum(frontier_sizes), time.perf_counter() - started))
-        outcome.generated = generated
-        outcome.distinct = distinct
-        outcome.depth = max(depth, 0)
-        outcome.pruned_by_bounds = pruned
-        outcome.finding = finding
-        outcome.exhausted = finding is None and not outcome.cut_by_max_states
-        if finding is not None:
+@dataclass
+class Workers:
+    """The worker processes of a parallel search and the coordinator's ends of their pipes."""
 
-            def lookup(fp: Fingerprint) -> Edge | None:
-                connection = connections[fp % workers]
-                connection.send(("lookup", fp))
-                edge: Edge | None = connection.recv()
-                return edge
+    connections: list["multiprocessing.connection.Connection"]
+    processes: list["multiprocessing.process.BaseProcess"]
 
-            outcome.trace = trace_to(lookup, found_fp)
-            outcome.depth = len(outcome.trace)
-    finally:
-        for connection in connections:
+    def stop(self) -> None:
+        for connection in self.connections:
             try:
                 connection.send(("stop", None))
             except (BrokenPipeError, OSError):
                 pass
-        for process in processes:
+        for process in self.processes:
             process.join(timeout=5)
             if process.is_alive():
                 process.kill()
+
+    def lookup(self, fp: Fingerprint) -> Edge | None:
+        """The edge that reached a world, from the worker that owns it."""
+        connection = self.connections[fp % len(self.connections)]
+        connection.send(("lookup", fp))
+        edge: Edge | None = connection.recv()
+        return edge
+
+
+def start_workers(config: CheckerConfig, workers: int) -> Workers:
+    context = multiprocessing.get_context("fork")  # workers share the parent's hash seed
+    started = Workers([], [])
+    for index in range(workers):
+        parent_end, child_end = context.Pipe()
+        process = context.Process(target=worker_main, args=(config, index, workers, child_end), daemon=True)
+        process.start()
+        started.connections.append(parent_end)
+        started.processes.append(process)
+    return started
+
+
+def explore_parallel(
+    config: CheckerConfig, workers: int, max_states: int | None, progress: ProgressCallback | None
+) -> Outcome:
+    started = time.perf_counter()
+    pool = start_workers(config, workers)
+    outcome = Outcome(workers=workers)
+    try:
+        found_fp, finding = run_levels(pool, outcome, max_states, progress, started)
+        outcome.finding = finding
+        outcome.exhausted = finding is None and not outcome.cut_by_max_states
+        if finding is not None:
+            outcome.trace = trace_to(pool.lookup, found_fp)
+            outcome.depth = len(outcome.trace)
+    finally:
+        pool.stop()
     outcome.seconds = time.perf_counter() - started
     return outcome
 
+
+def run_levels(
+    pool: Workers, outcome: Outcome, max_states: int | None, progress: ProgressCallback | None, started: float
+) -> tuple[Fingerprint, Finding | None]:
+    """Drive the workers level by level, forwarding each worker's batches to their
+    owners, until a finding, an empty frontier or `max_states`. Fills in the
+    counts of `outcome`; returns the fingerprint of the world with the finding."""
+    finding: Finding | None = None
+    found_fp = 0
+    for connection in pool.connections:
+        connection.send(("start", None))
+    frontier_sizes = []
+    for connection in pool.connections:
+        fp, problem, size = connection.recv()
+        frontier_sizes.append(size)
+        if problem is not None:
+            finding, found_fp = problem, fp
+    workers = len(pool.connections)
+    inboxes: list[list[tuple[int, bytes]]] = [[] for _ in range(workers)]
+    depth = -1  # the first level expands the initial world, at depth 0
+    while finding is None and (sum(frontier_sizes) > 0 or any(inboxes)):
+        if max_states is not None and outcome.distinct >= max_states:
+            outcome.cut_by_max_states = True
+            break
+        for index, connection in enumerate(pool.connections):
+            connection.send(("level", inboxes[index]))
+        inboxes = [[] for _ in range(workers)]
+        reports: list[LevelReport] = [connection.recv() for connection in pool.connections]
+        for sender, report in enumerate(reports):
+            for target, blob in enumerate(report.batches):
+                if blob:
+                    inboxes[target].append((sender, blob))
+            if report.finding is not None and finding is None:
+                finding, found_fp = report.finding, report.found if report.found is not None else 0
+        frontier_sizes = [report.frontier for report in reports]
+        outcome.distinct = sum(report.distinct for report in reports)
+        outcome.generated = sum(report.generated for report in reports)
+        outcome.pruned_by_bounds = sum(report.pruned for report in reports)
+        if sum(report.expanded for report in reports) > 0:
+            depth += 1
+        outcome.depth = max(depth, 0)
+        if progress is not None:
+            elapsed = time.perf_counter() - started
+            progress(Progress(outcome.depth, outcome.distinct, outcome.generated, sum(frontier_sizes), elapsed))
+    return found_fp, finding

@@ -22,6 +22,7 @@ whose counterexample shows that the model reaches it.
 
 from dataclasses import dataclass
 
+from checker.memo import Memo
 from checker.model import Ledgers, Model, World
 from spec.codes import ResultCode
 from spec.encoding import state_root
@@ -60,6 +61,18 @@ class ChainChecks:
         self.ledgers = ledgers
         self.states: dict[tuple[str, ...], LedgerState] = {(): ledgers.genesis}
         self.verdicts: dict[tuple[int, tuple[str, ...]], Finding | None] = {}
+        self.agreeing: Memo[tuple[tuple[str, ...], ...], bool] = Memo()
+        """Sets of executed chains already found to agree."""
+
+    def agreement(self, world: World) -> Finding | None:
+        """`agreement`, once per set of executed chains (worlds share them)."""
+        key = tuple(state.executed for state in world.replicas if state is not None)
+        if key in self.agreeing:
+            return None
+        found = agreement(world)
+        if found is None:
+            self.agreeing.put(key, True)
+        return found
 
     def check(self, replica: ReplicaState) -> Finding | None:
         """A replica's ledger is a function of its executed blocks, so the verdict
@@ -114,8 +127,19 @@ class SentMessageChecks:
     def __init__(self, consensus: ConsensusConfig) -> None:
         self.consensus = consensus
         self.verdicts: dict[Message, bool] = {}
+        self.clean: Memo[tuple[frozenset[Message], tuple[bool, ...]], bool] = Memo()
+        """Networks already found clean, with which replicas are correct (have a state)."""
 
     def check(self, world: World) -> Finding | None:
+        key = (world.messages, tuple(map(bool, world.replicas)))  # a state is truthy, a faulty replica's None not
+        if key in self.clean:
+            return None
+        found = self.check_network(world)
+        if found is None:
+            self.clean.put(key, True)
+        return found
+
+    def check_network(self, world: World) -> Finding | None:
         for message in world.messages:
             if not isinstance(message, (ViewChange, NewView)) or world.replicas[message.sender] is None:
                 continue
@@ -164,7 +188,7 @@ def agreement(world: World) -> Finding | None:
 
 
 def check_world(world: World, chains: ChainChecks, sent: SentMessageChecks) -> Finding | None:
-    found = agreement(world)
+    found = chains.agreement(world)
     if found is not None:
         return found
     found = sent.check(world)

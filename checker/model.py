@@ -28,12 +28,13 @@ height beyond the bounds is not sent (the step that makes it is). The report
 counts both.
 """
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from itertools import combinations, product
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from checker.config import CheckerConfig
+from checker.memo import Interner, Memo
 from checker.mutants import SPEC_VARIANTS, installed
 from spec.codes import ResultCode
 from spec.constants import MAX_CLOCK_SKEW_MS
@@ -102,6 +103,24 @@ Choice = TypeVar("Choice")
 
 LedgerKey = tuple[str, ...]
 """A ledger state named by the digests of the blocks that produced it."""
+
+Effect = tuple[ReplicaState, tuple[Message, ...], bool]
+"""What a replica's action does: its next state, what it sends within the bounds,
+and whether its state changed."""
+
+Move = tuple[Action, ReplicaState, frozenset[Message]]
+"""A correct replica's action, its next state, and the messages new to the network."""
+
+
+class Progress(NamedTuple):
+    """How far the slowest correct replicas are: all `forget_useless` reads of them."""
+
+    view: int
+    height: int
+    stable: int
+    entered: int
+    """The lowest view a replica has entered through its NEW-VIEW (its view if
+    active, the one before if it waits for a NEW-VIEW)."""
 
 
 class Ledgers:
@@ -173,7 +192,7 @@ class Model:
                 applier = skewed_applier(applier, replica)
             self.appliers.append(applier)
         self.spec_patches = SPEC_VARIANTS.get(config.mutant or "")
-        self.actions: list[dict[ReplicaState, dict[tuple[Input, ...], Step | None]]] = [{} for _ in range(self.n)]
+        self.actions: list[dict[ReplicaState, dict[tuple[Input, ...], Effect | None]]] = [{} for _ in range(self.n)]
         self.memo: list[dict[ReplicaState, dict[Input, Step]]] = [
             {} for _ in range(self.n)
         ]
@@ -183,6 +202,15 @@ class Model:
         """What each correct replica sent on the requests it starts with."""
         self.menu_cache: dict[tuple[object, ...], tuple[Message, ...]] = {}
         self.roots: dict[LedgerKey, str] = {}
+        self.interned = Interner()
+        # Memos of what worlds share (`checker.memo`); replica states in keys by identity.
+        self.delivery_memo: Memo[tuple[int, int, frozenset[Message]], tuple[ReplicaState, tuple[Move, ...]]] = Memo()
+        self.timer_memo: Memo[tuple[int, int, frozenset[Message], tuple[Input, ...]], tuple[ReplicaState, tuple[Move, ...]]] = Memo()
+        self.vote_memo: Memo[frozenset[Message], tuple[tuple[Message, ...], tuple[tuple[Input, ...], ...]]] = Memo()
+        self.request_memo: Memo[frozenset[Message], frozenset[BlockRequest]] = Memo()
+        self.answer_memo: Memo[tuple[object, ...], tuple[tuple[ReplicaState | None, ...], frozenset[Message]]] = Memo()
+        self.progress_memo: Memo[tuple[int, ...], tuple[tuple[ReplicaState | None, ...], Progress]] = Memo()
+        self.forget_memo: Memo[tuple[frozenset[Message], Progress, bool], frozenset[Message]] = Memo()
 
     # --- initial world ---
     def initial(self) -> World:
@@ -243,12 +271,8 @@ class Model:
             if actions is None:
                 actions = {}
                 self.actions[replica][state] = actions
-            for message in singles:
-                if isinstance(message, BlockRequest):
-                    continue  # answered as soon as it can be: `answer_block_requests`
-                yield from self.take(world, actions, replica, state, "deliver", (message,))
-            for burst in bursts:
-                yield from self.take(world, actions, replica, state, "votes", burst)
+            for action, new_state, fresh in self.deliveries(world.messages, actions, replica, state, singles, bursts):
+                yield action, self.next_world(world, replica, state, new_state, fresh)
             for timer in (Timer.VIEW_CHANGE, Timer.FETCH):
                 if timer == Timer.FETCH and not self.someone_is_ahead(world, state):
                     continue
@@ -296,19 +320,42 @@ class Model:
         it is still to be sent, and no delivery of a BLOCK-REQUEST is left to
         explore. Called when a request is sent and when a replica executes a block
         (it may now answer requests already in the network)."""
+        requests = self.block_requests(messages)
+        if not requests:
+            return messages
+        key = (requests, *map(id, replicas))
+        found = self.answer_memo.get(key)
+        if found is None:
+            found = self.answer_memo.put(key, (replicas, self.answers(replicas, requests)))
+        answers = found[1]
+        if answers <= messages:
+            return messages
+        return messages | answers
+
+    def answers(
+        self, replicas: tuple[ReplicaState | None, ...], requests: frozenset[BlockRequest]
+    ) -> frozenset[Message]:
+        """What the correct replicas answer to `requests`: those that hold the block
+        asked for, the requester excepted."""
         answers: list[Message] = []
-        for request in messages:
-            if not isinstance(request, BlockRequest):
-                continue
+        for request in requests:
             for responder, state in enumerate(replicas):
                 if state is None or state.height < request.height or responder == request.sender:
                     continue
                 after, outputs = self.step(responder, state, request)
-                assert after == state, "answering a block request changes nothing"
-                answers.extend(message for message in outputs if message not in messages)
-        if not answers:
-            return messages
-        return messages | frozenset(answers)
+                assert after is state or after == state, "answering a block request changes nothing"
+                answers.extend(outputs)
+        return frozenset(answers)
+
+    def block_requests(self, messages: frozenset[Message]) -> frozenset[BlockRequest]:
+        """The BLOCK-REQUESTs in a network. Many worlds share one network, so they
+        are picked out once per network (and answered once per set of requests and
+        replicas: `answer_block_requests`)."""
+        found = self.request_memo.get(messages)
+        if found is None:
+            requests = frozenset(message for message in messages if isinstance(message, BlockRequest))
+            found = self.request_memo.put(messages, requests)
+        return found
 
     def someone_is_ahead(self, world: World, state: ReplicaState) -> bool:
         """A reduction: a FETCH timer fires only when another correct replica has
@@ -328,7 +375,7 @@ class Model:
             messages = self.forget_useless(self.live(world.replicas, world.crashed), messages, False)
         return World(world.replicas, messages, sent, world.crashed)
 
-    def group_votes(self, world: World) -> tuple[list[Message], list[tuple[Input, ...]]]:
+    def group_votes(self, world: World) -> tuple[tuple[Message, ...], tuple[tuple[Input, ...], ...]]:
         """Split the network into single messages and bursts of votes.
 
         Prepares and commits for one (view, height, digest), and checkpoint votes
@@ -336,22 +383,38 @@ class Model:
         them a replica has counted below its quorum is invisible (it sends nothing,
         and no invariant reads it), and every vote stays in the network for later,
         so bursts reach every outcome single deliveries reach, through fewer
-        intermediate worlds."""
-        singles: list[Message] = []
-        groups: dict[tuple[object, ...], list[Message]] = {}
-        for message in world.messages:
-            if isinstance(message, Prepare):
-                groups.setdefault(("P", message.view, message.height, message.digest), []).append(message)
-            elif isinstance(message, Commit):
-                groups.setdefault(("C", message.view, message.height, message.digest), []).append(message)
-            elif isinstance(message, Checkpoint):
-                groups.setdefault(("K", message.height, message.state_root), []).append(message)
-            else:
-                singles.append(message)
-        bursts: list[tuple[Input, ...]] = []
-        for key in sorted(groups, key=repr):
-            bursts.append(tuple(sorted(groups[key], key=vote_sender)))
-        return singles, bursts
+        intermediate worlds. (Many worlds share one network: the split is made
+        once per network.)"""
+        found = self.vote_memo.get(world.messages)
+        if found is None:
+            found = self.vote_memo.put(world.messages, split_votes(world.messages))
+        return found
+
+    def deliveries(
+        self,
+        messages: frozenset[Message],
+        actions: dict[tuple[Input, ...], Effect | None],
+        replica: int,
+        state: ReplicaState,
+        singles: tuple[Message, ...],
+        bursts: tuple[tuple[Input, ...], ...],
+    ) -> tuple["Move", ...]:
+        """Every delivery to `replica` that changes something: of each message but a
+        BLOCK-REQUEST (answered as soon as it can be: `answer_block_requests`), and
+        of each burst of votes. What a delivery does depends on the replica's state
+        and the network alone, and many worlds share both (they differ in the other
+        replicas), so the list is made once per (replica, state, network)."""
+        key = (replica, id(state), messages)
+        found = self.delivery_memo.get(key)
+        if found is None:
+            moves: list[Move | None] = []
+            for message in singles:
+                if not isinstance(message, BlockRequest):
+                    moves.append(self.move(messages, actions, replica, state, "deliver", (message,)))
+            for burst in bursts:
+                moves.append(self.move(messages, actions, replica, state, "votes", burst))
+            found = self.delivery_memo.put(key, (state, tuple(move for move in moves if move is not None)))
+        return found[1]
 
     def run_inputs(
         self, replica: int, state: ReplicaState, inputs: tuple[Input, ...]
@@ -374,41 +437,67 @@ class Model:
     def take(
         self,
         world: World,
-        actions: dict[tuple[Input, ...], Step | None],
+        actions: dict[tuple[Input, ...], Effect | None],
         replica: int,
         state: ReplicaState,
         kind: str,
         inputs: tuple[Input, ...],
-    ) -> Iterator[tuple[Action, World]]:
-        """One action of one replica, memoised per (replica state, inputs): None when
-        it changes nothing or leaves the bounds."""
-        if inputs in actions:
-            found = actions[inputs]
-        else:
-            results = self.run_inputs(replica, state, inputs)
-            new_state = results[-1][1]
-            outputs: tuple[Message, ...] = ()
-            for _, _, more in results:
-                outputs = outputs + more
-            found = None
-            if new_state.view > self.config.max_view:
-                self.pruned += 1  # a view beyond the bounds: the step is not taken
-            elif new_state != state or outputs:
-                kept = self.within_bounds(outputs)
-                if len(kept) < len(outputs):
-                    self.pruned += 1  # messages beyond the bounds are not sent; the step is taken
-                found = (new_state, kept)
-            actions[inputs] = found
+    ) -> list[tuple[Action, World]]:
+        """One action of one replica (`move`), as a successor of `world` (none when it
+        changes nothing). A timer may fire in every world, so what it does is
+        memoised per (replica, state, network, timer), like deliveries."""
+        key = (replica, id(state), world.messages, inputs)
+        found = self.timer_memo.get(key)
         if found is None:
-            return
-        new_state, outputs = found
-        fresh = [m for m in outputs if m not in world.messages]
-        if new_state == state and not fresh:
-            return
-        yield Action(kind, replica, inputs), self.next_world(world, replica, state, new_state, fresh)
+            move = self.move(world.messages, actions, replica, state, kind, inputs)
+            found = self.timer_memo.put(key, (state, () if move is None else (move,)))
+        return [(action, self.next_world(world, replica, state, new_state, fresh)) for action, new_state, fresh in found[1]]
+
+    def move(
+        self,
+        messages: frozenset[Message],
+        actions: dict[tuple[Input, ...], Effect | None],
+        replica: int,
+        state: ReplicaState,
+        kind: str,
+        inputs: tuple[Input, ...],
+    ) -> "Move | None":
+        """One action of one replica in a network: the action, the replica's next
+        state and the messages new to the network; None when it changes nothing.
+        What the replica does is memoised per (replica state, inputs)."""
+        try:
+            found = actions[inputs]
+        except KeyError:
+            found = actions[inputs] = self.effect(replica, state, inputs)
+        if found is None:
+            return None
+        new_state, outputs, changed = found
+        fresh = frozenset(message for message in outputs if message not in messages)
+        if not changed and not fresh:
+            return None
+        return Action(kind, replica, inputs), new_state, fresh
+
+    def effect(self, replica: int, state: ReplicaState, inputs: tuple[Input, ...]) -> Effect | None:
+        """What stepping through `inputs` does to a replica: None when it changes
+        nothing or leaves the bounds."""
+        results = self.run_inputs(replica, state, inputs)
+        new_state = results[-1][1]
+        outputs: tuple[Message, ...] = ()
+        for _, _, more in results:
+            outputs = outputs + more
+        if new_state.view > self.config.max_view:
+            self.pruned += 1  # a view beyond the bounds: the step is not taken
+            return None
+        changed = new_state != state
+        if not changed and not outputs:
+            return None
+        kept = self.within_bounds(outputs)
+        if len(kept) < len(outputs):
+            self.pruned += 1  # messages beyond the bounds are not sent; the step is taken
+        return self.interned(new_state), tuple(self.interned(message) for message in kept), changed
 
     def next_world(
-        self, world: World, replica: int, before: ReplicaState, state: ReplicaState, fresh: list[Message]
+        self, world: World, replica: int, before: ReplicaState, state: ReplicaState, fresh: Collection[Message]
     ) -> World:
         messages = world.messages | frozenset(fresh) if fresh else world.messages
         replicas = world.replicas[:replica] + (state,) + world.replicas[replica + 1 :]
@@ -450,32 +539,32 @@ class Model:
         from: old pre-prepares and prepares (for prepared certificates) and the
         NEW-VIEW of a view some correct replica is still in (to vote for its
         proposals)."""
-        lowest_view, lowest_height, lowest_stable = self.lowest(replicas)
-        dropped = []
-        for message in messages:
-            if isinstance(message, (PrePrepare, Prepare, Commit)):
-                useful = message.view >= lowest_view or (adversary_active and not isinstance(message, Commit))
-            elif isinstance(message, (ViewChange, NewView)):
-                view = message.new_view if isinstance(message, ViewChange) else message.view
-                useful = self.view_still_open(replicas, view)
-                if adversary_active and isinstance(message, NewView):
-                    useful = useful or view >= lowest_view
-            elif isinstance(message, Checkpoint):
-                useful = message.height > lowest_stable
-            else:
-                useful = message_height(message) > lowest_height
-            if not useful:
-                dropped.append(message)
-        if not dropped:
-            return messages
-        return messages - frozenset(dropped)  # a set difference keeps the stored hashes
+        key = (messages, self.progress(replicas), adversary_active)
+        found = self.forget_memo.get(key)
+        if found is None:
+            found = self.forget_memo.put(key, without_useless(*key))
+        return found
 
-    def view_still_open(self, replicas: tuple[ReplicaState | None, ...], view: int) -> bool:
-        """Some correct replica has not yet entered `view` through its NEW-VIEW."""
+    def progress(self, replicas: tuple[ReplicaState | None, ...]) -> Progress:
+        """How far the slowest correct replicas are; memoised, as many worlds share
+        their replicas' states."""
+        key = tuple(map(id, replicas))
+        found = self.progress_memo.get(key)
+        if found is None:
+            found = self.progress_memo.put(key, (replicas, self.lowest_progress(replicas)))
+        return found[1]
+
+    def lowest_progress(self, replicas: tuple[ReplicaState | None, ...]) -> Progress:
+        """The lowest view, height, stable checkpoint and entered view among correct replicas."""
+        view = entered = self.config.max_view + 1
+        height = stable = self.config.max_height + 1
         for state in replicas:
-            if state is not None and (state.view < view or (state.view == view and not state.active)):
-                return True
-        return False
+            if state is not None:
+                view = min(view, state.view)
+                height = min(height, state.height)
+                stable = min(stable, state.stable.height)
+                entered = min(entered, state.view if state.active else state.view - 1)
+        return Progress(view, height, stable, entered)
 
     def requests_settled(self, world: World) -> bool:
         """Every correct replica that has not crashed executed every request. Filling the height bound does
@@ -761,6 +850,53 @@ class Model:
             root = state_root(state.ledger)
             self.roots[state.executed] = root
         return root
+
+
+def without_useless(messages: frozenset[Message], progress: Progress, adversary_active: bool) -> frozenset[Message]:
+    """The network less the messages no correct replica can act on: `Model.forget_useless`."""
+    dropped = []
+    for message in messages:
+        if isinstance(message, (PrePrepare, Prepare, Commit)):
+            useful = message.view >= progress.view or (adversary_active and not isinstance(message, Commit))
+        elif isinstance(message, (ViewChange, NewView)):
+            view = message.new_view if isinstance(message, ViewChange) else message.view
+            useful = view_still_open(progress, view)
+            if adversary_active and isinstance(message, NewView):
+                useful = useful or view >= progress.view
+        elif isinstance(message, Checkpoint):
+            useful = message.height > progress.stable
+        else:
+            useful = message_height(message) > progress.height
+        if not useful:
+            dropped.append(message)
+    if not dropped:
+        return messages
+    return messages - frozenset(dropped)  # a set difference keeps the stored hashes
+
+
+def view_still_open(progress: Progress, view: int) -> bool:
+    """Some correct replica has not yet entered `view` through its NEW-VIEW: one is
+    in a lower view, or in `view` itself waiting for its NEW-VIEW."""
+    return progress.entered < view
+
+
+def split_votes(messages: frozenset[Message]) -> tuple[tuple[Message, ...], tuple[tuple[Input, ...], ...]]:
+    """The single messages of a network, and its votes in bursts: `Model.group_votes`."""
+    singles: list[Message] = []
+    groups: dict[tuple[object, ...], list[Message]] = {}
+    for message in messages:
+        if isinstance(message, Prepare):
+            groups.setdefault(("P", message.view, message.height, message.digest), []).append(message)
+        elif isinstance(message, Commit):
+            groups.setdefault(("C", message.view, message.height, message.digest), []).append(message)
+        elif isinstance(message, Checkpoint):
+            groups.setdefault(("K", message.height, message.state_root), []).append(message)
+        else:
+            singles.append(message)
+    bursts: list[tuple[Input, ...]] = []
+    for key in sorted(groups, key=repr):
+        bursts.append(tuple(sorted(groups[key], key=vote_sender)))
+    return tuple(singles), tuple(bursts)
 
 
 def progress_mark(state: ReplicaState) -> tuple[int, bool, int, int]:

@@ -12,12 +12,19 @@ does not mention identities, and renames them in that order. Ties keep the
 original order, so two worlds of one orbit may still get two forms: the
 reduction is sound (every form is a real world of the orbit) and nearly, not
 exactly, canonical.
+
+Renaming is a pure function of what is renamed, and worlds share most of their
+parts, so `Symmetry` remembers each renamed replica state and each renamed
+network per renaming, and the signature of each state: a world is renamed by
+looking its parts up, not by rebuilding them.
 """
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from checker.config import CheckerConfig
 from checker.invariants import Finding, message_is_valid
+from checker.memo import Interner, Memo
 from checker.model import Action, World
 from checker.mutants import SPEC_VARIANTS, installed
 from spec.pbft import (
@@ -55,7 +62,7 @@ def interchangeable(config: CheckerConfig) -> tuple[int, ...]:
 
 
 class Symmetry:
-    def __init__(self, config: CheckerConfig) -> None:
+    def __init__(self, config: CheckerConfig, interned: Interner | None = None) -> None:
         self.n = config.n
         self.consensus = config.consensus
         self.members = interchangeable(config)
@@ -63,6 +70,12 @@ class Symmetry:
         self.enabled = len(self.members) >= 2 and config.mutant != "nondeterministic_execution"
         self.spec_patches = SPEC_VARIANTS.get(config.mutant or "")
         self.commutes: dict[tuple[Message, Renaming], bool] = {}
+        self.interned = interned if interned is not None else Interner()
+        """The model's interner, when given: a renamed state equal to one the model
+        made becomes that very object, so comparing them is cheap."""
+        self.signatures: Memo[ReplicaState, Signature] = Memo()
+        self.renamed_states: Memo[tuple[ReplicaState, Renaming], ReplicaState] = Memo()
+        self.renamed_networks: Memo[tuple[frozenset[Message], Renaming], frozenset[Message]] = Memo()
 
     def audit(self, world: World, perm: Renaming) -> Finding | None:
         """The reduction's premise, checked on every world it renames: a renamed
@@ -92,17 +105,45 @@ class Symmetry:
     def canonical(self, world: World) -> tuple[World, Renaming]:
         if not self.enabled:
             return world, ()
-        order = sorted(self.members, key=lambda r: (r in world.crashed, signature(world.replicas[r])))
+        order = sorted(self.members, key=lambda r: (r in world.crashed, self.signature(world.replicas[r])))
         if tuple(order) == self.members:
             return world, ()
         renaming = list(range(self.n))
         for target, source in zip(self.members, order, strict=True):
             renaming[source] = target
         perm = tuple(renaming)
-        return rename_world(world, perm), perm
+        return rename_world(world, perm, self.rename_state, self.rename_network), perm
+
+    def signature(self, state: ReplicaState | None) -> "Signature":
+        """`signature`, once per state."""
+        assert state is not None
+        found = self.signatures.get(state)
+        if found is None:
+            found = self.signatures.put(state, signature(state))
+        return found
+
+    def rename_state(self, state: ReplicaState, perm: Renaming) -> ReplicaState:
+        """`rename_state`, once per (state, renaming)."""
+        key = (state, perm)
+        found = self.renamed_states.get(key)
+        if found is None:
+            found = self.renamed_states.put(key, self.interned(rename_state(state, perm)))
+        return found
+
+    def rename_network(self, messages: frozenset[Message], perm: Renaming) -> frozenset[Message]:
+        """`rename_network`, once per (network, renaming), each message interned."""
+        key = (messages, perm)
+        found = self.renamed_networks.get(key)
+        if found is None:
+            renamed = frozenset(self.interned(rename_message(message, perm)) for message in messages)
+            found = self.renamed_networks.put(key, renamed)
+        return found
 
 
-def signature(state: ReplicaState | None) -> tuple[object, ...]:
+Signature = tuple[object, ...]
+
+
+def signature(state: ReplicaState | None) -> Signature:
     """What a replica's local state says, without the identities in it."""
     assert state is not None
     slot: tuple[object, ...] = ()
@@ -229,13 +270,25 @@ def rename_state(state: ReplicaState, perm: Renaming) -> ReplicaState:
     )
 
 
-def rename_world(world: World, perm: Renaming) -> World:
+def rename_network(messages: frozenset[Message], perm: Renaming) -> frozenset[Message]:
+    return frozenset(rename_message(message, perm) for message in messages)
+
+
+def rename_world(
+    world: World,
+    perm: Renaming,
+    state_renamer: Callable[[ReplicaState, Renaming], ReplicaState] = rename_state,
+    network_renamer: Callable[[frozenset[Message], Renaming], frozenset[Message]] = rename_network,
+) -> World:
+    """The world with every replica renamed by `perm`: states moved to their new
+    index and every identity inside renamed. The renamers may be memoised ones
+    (`Symmetry.rename_state`, `Symmetry.rename_network`)."""
     if not perm:
         return world
     replicas: list[ReplicaState | None] = [None] * len(world.replicas)
     for index, state in enumerate(world.replicas):
-        replicas[perm[index]] = None if state is None else rename_state(state, perm)
-    messages = frozenset(rename_message(m, perm) for m in world.messages)
+        replicas[perm[index]] = None if state is None else state_renamer(state, perm)
+    messages = network_renamer(world.messages, perm)
     return World(tuple(replicas), messages, world.byzantine_sent, ids(world.crashed, perm))
 
 
