@@ -23,7 +23,7 @@ paused while a search runs (`collector_paused`).
 import gc
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -88,8 +88,6 @@ class Explorer:
         self.keep_edges = config.liveness
         self.edges: list[tuple[Fingerprint, Fingerprint, bool]] = []
         self.done: set[Fingerprint] = set()
-        self.expanded = 0
-        """How many worlds the last level expanded (all of one BFS depth)."""
         self.senders = [Sender() for _ in range(workers)]
         """What this worker hands each peer (its own entry stays empty)."""
         self.receivers = [Receiver(self.model.interned) for _ in range(workers)]
@@ -166,7 +164,6 @@ class Explorer:
         make the next frontier; the others are queued for their owners
         (`batches`). Stops at the first world that breaks an invariant."""
         next_frontier: list[tuple[Fingerprint, World]] = []
-        self.expanded = len(self.frontier)
         parents, successors = self.parents, self.model.successors
         # Both run for every successor: their plain forms when symmetry or several workers play no part.
         canonical = self.canonical if self.symmetry is not None and self.symmetry.enabled else unrenamed
@@ -276,50 +273,45 @@ def explore_serial(config: CheckerConfig, max_states: int | None, progress: Prog
 
 # --- parallel exploration ----------------------------------------------------------------------
 @dataclass
-class LevelReport:
-    """What a worker says after a level."""
+class Report:
+    """What a worker says after a command: its counts, and a finding if it met one."""
 
-    batches: list[bytes]
-    """What it hands each worker (empty for itself and for those it hands nothing)."""
     found: Fingerprint | None
     finding: Finding | None
     frontier: int
     distinct: int
     generated: int
     pruned: int
-    expanded: int
+    batches: list[bytes] = field(default_factory=list)
+    """After an expansion: what it hands each worker (empty for itself and for
+    those it hands nothing)."""
 
 
 def worker_main(config: CheckerConfig, index: int, workers: int, connection: "multiprocessing.connection.Connection") -> None:
-    """Serve the coordinator: admit what peers sent, expand a level, answer trace
-    lookups. The process lives for one search, so the cyclic collector stays off."""
+    """Serve the coordinator: expand a level, admit what peers reached for this
+    worker, answer trace lookups. The process lives for one search, so the cyclic
+    collector stays off."""
     gc.disable()
     explorer = Explorer(config, index, workers)
     while True:
         command, payload = connection.recv()
-        if command == "start":
-            fp, finding = explorer.start()
-            connection.send((fp, finding, len(explorer.frontier)))
-        elif command == "level":
-            found, finding = explorer.receive(payload)
-            if finding is None:
-                found, finding = explorer.expand_level()
-            report = LevelReport(
-                explorer.batches(),
-                found,
-                finding,
-                len(explorer.frontier),
-                len(explorer.parents),
-                explorer.generated,
-                explorer.model.pruned,
-                explorer.expanded,
-            )
-            connection.send(report)
-        elif command == "lookup":
-            connection.send(explorer.parents.get(payload))
-        elif command == "stop":
+        if command == "stop":
             connection.close()
             return
+        if command == "lookup":
+            connection.send(explorer.parents.get(payload))
+            continue
+        batches: list[bytes] = []
+        if command == "start":
+            found, finding = explorer.start()
+        elif command == "expand":
+            found, finding = explorer.expand_level()
+            batches = explorer.batches()
+        else:
+            assert command == "receive"
+            found, finding = explorer.receive(payload)
+        counts = (len(explorer.frontier), len(explorer.parents), explorer.generated, explorer.model.pruned)
+        connection.send(Report(found, finding, *counts, batches))
 
 
 @dataclass
@@ -339,6 +331,12 @@ class Workers:
             process.join(timeout=5)
             if process.is_alive():
                 process.kill()
+
+    def command(self, name: str, payloads: Sequence[object]) -> list[Report]:
+        """Send every worker a command (with its own payload) and collect their reports."""
+        for connection, payload in zip(self.connections, payloads, strict=True):
+            connection.send((name, payload))
+        return [connection.recv() for connection in self.connections]
 
     def lookup(self, fp: Fingerprint) -> Edge | None:
         """The edge that reached a world, from the worker that owns it."""
@@ -382,44 +380,49 @@ def explore_parallel(
 def run_levels(
     pool: Workers, outcome: Outcome, max_states: int | None, progress: ProgressCallback | None, started: float
 ) -> tuple[Fingerprint, Finding | None]:
-    """Drive the workers level by level, forwarding each worker's batches to their
-    owners, until a finding, an empty frontier or `max_states`. Fills in the
-    counts of `outcome`; returns the fingerprint of the world with the finding."""
-    finding: Finding | None = None
-    found_fp = 0
-    for connection in pool.connections:
-        connection.send(("start", None))
-    frontier_sizes = []
-    for connection in pool.connections:
-        fp, problem, size = connection.recv()
-        frontier_sizes.append(size)
-        if problem is not None:
-            finding, found_fp = problem, fp
-    workers = len(pool.connections)
-    inboxes: list[list[tuple[int, bytes]]] = [[] for _ in range(workers)]
-    depth = -1  # the first level expands the initial world, at depth 0
-    while finding is None and (sum(frontier_sizes) > 0 or any(inboxes)):
+    """Drive the workers level by level as `explore_serial` drives its explorer:
+    each level is expanded by every worker, then each worker admits what the
+    others reached for it, so the counts at every level (and where `max_states`
+    cuts) are those of one worker. Fills in the counts of `outcome`; returns the
+    fingerprint of the world with the finding."""
+    reports = pool.command("start", [None] * len(pool.connections))
+    finding, found_fp = first_finding(reports)
+    outcome.distinct = sum(report.distinct for report in reports)
+    depth = 0
+    while finding is None and sum(report.frontier for report in reports) > 0:
         if max_states is not None and outcome.distinct >= max_states:
             outcome.cut_by_max_states = True
             break
-        for index, connection in enumerate(pool.connections):
-            connection.send(("level", inboxes[index]))
-        inboxes = [[] for _ in range(workers)]
-        reports: list[LevelReport] = [connection.recv() for connection in pool.connections]
-        for sender, report in enumerate(reports):
-            for target, blob in enumerate(report.batches):
-                if blob:
-                    inboxes[target].append((sender, blob))
-            if report.finding is not None and finding is None:
-                finding, found_fp = report.finding, report.found if report.found is not None else 0
-        frontier_sizes = [report.frontier for report in reports]
+        expanded = pool.command("expand", [None] * len(pool.connections))
+        outcome.generated = sum(report.generated for report in expanded)
+        outcome.pruned_by_bounds = sum(report.pruned for report in expanded)
+        finding, found_fp = first_finding(expanded)
+        if finding is None:
+            reports = pool.command("receive", forwarded(expanded))
+            finding, found_fp = first_finding(reports)
         outcome.distinct = sum(report.distinct for report in reports)
-        outcome.generated = sum(report.generated for report in reports)
-        outcome.pruned_by_bounds = sum(report.pruned for report in reports)
-        if sum(report.expanded for report in reports) > 0:
+        if finding is not None or sum(report.frontier for report in reports) > 0:
             depth += 1
-        outcome.depth = max(depth, 0)
+        outcome.depth = depth
         if progress is not None:
-            elapsed = time.perf_counter() - started
-            progress(Progress(outcome.depth, outcome.distinct, outcome.generated, sum(frontier_sizes), elapsed))
+            frontier = sum(report.frontier for report in reports)
+            progress(Progress(depth, outcome.distinct, outcome.generated, frontier, time.perf_counter() - started))
+    outcome.distinct = sum(report.distinct for report in reports)
     return found_fp, finding
+
+
+def first_finding(reports: list[Report]) -> tuple[Finding | None, Fingerprint]:
+    for report in reports:
+        if report.finding is not None:
+            return report.finding, report.found if report.found is not None else 0
+    return None, 0
+
+
+def forwarded(reports: list[Report]) -> list[list[tuple[int, bytes]]]:
+    """For each worker, the batches the others made for it, with their senders."""
+    inboxes: list[list[tuple[int, bytes]]] = [[] for _ in reports]
+    for sender, report in enumerate(reports):
+        for target, blob in enumerate(report.batches):
+            if blob:
+                inboxes[target].append((sender, blob))
+    return inboxes
