@@ -20,6 +20,7 @@ A witness is the opposite: a deliberately false property ("this never happens")
 whose counterexample shows that the model reaches it.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from checker.memo import Memo
@@ -308,30 +309,25 @@ WITNESS_TEXT = {
 }
 
 
+WITNESS_REACHED: dict[str, Callable[[Model, World], bool]] = {
+    "block_commits": lambda model, world: any(r is not None and r.height >= 1 for r in world.replicas),
+    "task_settles_by_commit": lambda model, world: any_task_status(world, TaskStatus.COMPLETED),
+    "task_settles_by_rollback": lambda model, world: any_task_status(world, TaskStatus.FAILED),
+    "view_change_completes": lambda model, world: any(
+        r is not None and r.active and r.view >= 1 for r in world.replicas
+    ),
+    "equivocation_survived": equivocation_survived,
+    "catch_up_completes": lambda model, world: caught_up(world),
+    "checkpoint_ahead_of_execution": checkpoint_ahead,
+    "faulty_new_view_installed": faulty_new_view_installed,
+    "crash_survived": crash_survived,
+    "timestamp_ahead_of_clock": lambda model, world: timestamp_ahead_of_clock(world),
+    "watermark_holds_back": watermark_holds_back,
+}
+"""Each witness's predicate: the world where "this never happens" fails."""
+
+
 def witness_reached(model: Model, world: World, witness: str) -> Finding | None:
-    reached = False
-    if witness == "block_commits":
-        reached = any(r is not None and r.height >= 1 for r in world.replicas)
-    elif witness == "task_settles_by_commit":
-        reached = any_task_status(world, TaskStatus.COMPLETED)
-    elif witness == "task_settles_by_rollback":
-        reached = any_task_status(world, TaskStatus.FAILED)
-    elif witness == "view_change_completes":
-        reached = any(r is not None and r.active and r.view >= 1 for r in world.replicas)
-    elif witness == "equivocation_survived":
-        reached = equivocation_survived(model, world)
-    elif witness == "catch_up_completes":
-        reached = caught_up(world)
-    elif witness == "checkpoint_ahead_of_execution":
-        reached = checkpoint_ahead(model, world)
-    elif witness == "faulty_new_view_installed":
-        reached = faulty_new_view_installed(model, world)
-    elif witness == "crash_survived":
-        reached = crash_survived(model, world)
-    elif witness == "timestamp_ahead_of_clock":
-        reached = timestamp_ahead_of_clock(world)
-    elif witness == "watermark_holds_back":
-        reached = watermark_holds_back(model, world)
-    if reached:
+    if WITNESS_REACHED[witness](model, world):
         return Finding("witness:" + witness, WITNESS_TEXT[witness])
     return None

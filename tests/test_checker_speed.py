@@ -14,11 +14,11 @@ No timing is asserted anywhere: speed is measured by `benchmarks/checker_speed.p
 """
 
 import dataclasses
-import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from walks import walk
 
 from checker.config import CheckerConfig, load_config
 from checker.exchange import Receiver, Sender
@@ -35,23 +35,6 @@ def small_config() -> CheckerConfig:
     """n4f1 with views 0..1 and one height: the adversary and symmetry on, ten
     thousand worlds."""
     return dataclasses.replace(load_config(CONFIGS / "n4f1.toml"), max_view=1, max_height=1)
-
-
-def walk(config: CheckerConfig, seed: int, walks: int = 20, length: int = 30, model: Model | None = None) -> list[World]:
-    """Every world on seeded random paths through the model (a model of its own by default)."""
-    model = model if model is not None else Model(config)
-    chooser = random.Random(seed)
-    worlds: list[World] = []
-    for _ in range(walks):
-        world = model.initial()
-        worlds.append(world)
-        for _ in range(length):
-            successors = [successor for _, successor in model.successors(world)]
-            if not successors:
-                break
-            world = chooser.choice(successors)
-            worlds.append(world)
-    return worlds
 
 
 def memos_of(model: Model) -> list[Memo[object, object]]:

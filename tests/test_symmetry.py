@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from walks import walk
 
 from checker.config import CheckerConfig, load_config
 from checker.invariants import message_is_valid
@@ -39,25 +40,6 @@ SAMPLE = 40
 def sampled_config() -> CheckerConfig:
     """n4f1 with views 0..1: Legion and Nova lead no view, so they are interchangeable."""
     return dataclasses.replace(load_config(CONFIGS / "n4f1.toml"), max_view=1)
-
-
-def explored_worlds(config: CheckerConfig, seed: int, walks: int = 30, length: int = 40) -> list[World]:
-    """Every world on `walks` seeded random paths through the model, each up to
-    `length` transitions long: deep worlds (executed blocks, view changes), which
-    a breadth-first prefix of the space does not reach."""
-    model = Model(config)
-    chooser = random.Random(seed)
-    worlds: list[World] = []
-    for _ in range(walks):
-        world = model.initial()
-        worlds.append(world)
-        for _ in range(length):
-            successors = [successor for _, successor in model.successors(world)]
-            if not successors:
-                break
-            world = chooser.choice(successors)
-            worlds.append(world)
-    return worlds
 
 
 SWAP = (0, 1, 3, 2)
@@ -92,7 +74,7 @@ def non_commuting_steps(config: CheckerConfig, seed: int, rename: StateRenamer =
     """Steps on sampled worlds that do not commute with swapping Legion and Nova."""
     chooser = random.Random(seed)
     found: list[str] = []
-    for world in chooser.sample(explored_worlds(config, seed), SAMPLE):
+    for world in chooser.sample(walk(config, seed, walks=30, length=40), SAMPLE):
         for state in world.replicas:
             if state is None:
                 continue
@@ -105,7 +87,7 @@ def non_commuting_steps(config: CheckerConfig, seed: int, rename: StateRenamer =
 def non_commuting_validity(config: CheckerConfig, seed: int) -> list[str]:
     chooser = random.Random(seed)
     found: list[str] = []
-    for world in chooser.sample(explored_worlds(config, seed), SAMPLE):
+    for world in chooser.sample(walk(config, seed, walks=30, length=40), SAMPLE):
         for message in world.messages:
             if isinstance(message, (ViewChange, NewView, BlockResponse)):
                 renamed = rename_message(message, SWAP)
@@ -134,7 +116,7 @@ def test_a_renaming_that_forgets_a_field_does_not_commute() -> None:
 
 def test_the_sample_reaches_view_changes_and_executed_blocks() -> None:
     """Non-vacuity: the sampled worlds hold what the commuting checks are about."""
-    worlds = [world for seed in SEEDS for world in explored_worlds(sampled_config(), seed)]
+    worlds = [world for seed in SEEDS for world in walk(sampled_config(), seed, walks=30, length=40)]
     kinds = {type(message).__name__ for world in worlds for message in world.messages}
     assert {"PrePrepare", "Prepare", "Commit", "Checkpoint", "ViewChange", "NewView"} <= kinds
     assert any(state is not None and state.height > 0 for world in worlds for state in world.replicas)
