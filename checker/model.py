@@ -786,10 +786,11 @@ class Model:
         (Replicas recompute the proposals, so they are the ones a NEW-VIEW from
         those view changes must carry.)"""
         found: list[NewView] = []
+        led = [view for view in range(1, self.config.max_view + 1) if primary_of(view, self.n) == sender]
+        if not led:
+            return found
         own = self.byzantine_view_changes(world, sender)
-        for view in range(1, self.config.max_view + 1):
-            if primary_of(view, self.n) != sender:
-                continue
+        for view in led:
             by_sender: dict[int, set[ViewChange]] = {}
             for message in world.messages:
                 if isinstance(message, ViewChange) and message.new_view == view:

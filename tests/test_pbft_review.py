@@ -493,15 +493,20 @@ def height_2_prepared_everywhere_but_committed_only_at_replica_0() -> list[Repli
     return states
 
 
-def digests_executed_after_a_view_change() -> list[tuple[str, ...]]:
+def view_change_without_block_requests() -> tuple[list[ReplicaState], list[Message]]:
     """Replicas 1, 2 and 3 time out; deliver everything but their block requests (the
-    view change alone must carry the committed block); what each replica executed."""
+    view change alone must carry the committed block): the states and every message sent."""
     states = height_2_prepared_everywhere_but_committed_only_at_replica_0()
     outputs: list[Message] = []
     for replica in (1, 2, 3):
         states[replica], more = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
         outputs.extend(more)
-    states, sent = deliver_all(CONFIG, states, outputs, drop=dropping(BlockRequest))
+    return deliver_all(CONFIG, states, outputs, drop=dropping(BlockRequest))
+
+
+def digests_executed_after_a_view_change() -> list[tuple[str, ...]]:
+    """What each replica executed in `view_change_without_block_requests`."""
+    states, sent = view_change_without_block_requests()
     assert len(of_type(sent, NewView)) == 1
     return [state.executed for state in states]
 
@@ -535,12 +540,7 @@ def test_negative_control_re_proposing_only_the_first_height_is_caught(monkeypat
 def votes_after_the_view_change() -> dict[int, set[tuple[str, int, int]]]:
     """The view-1 votes each replica sends in `digests_executed_after_a_view_change`'s
     scenario: replica -> {(PREPARE or COMMIT, view, height)}."""
-    states = height_2_prepared_everywhere_but_committed_only_at_replica_0()
-    outputs: list[Message] = []
-    for replica in (1, 2, 3):
-        states[replica], more = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
-        outputs.extend(more)
-    _, sent = deliver_all(CONFIG, states, outputs, drop=dropping(BlockRequest))
+    _, sent = view_change_without_block_requests()
     votes: dict[int, set[tuple[str, int, int]]] = {replica: set() for replica in range(N)}
     for message in sent:
         if isinstance(message, Prepare | Commit) and message.view == 1:
