@@ -1,13 +1,13 @@
 """Mutation run: how many small bugs planted in the spec do the tests (and the checker) kill?
 
-    python3 benchmarks/mutation_run.py [--file spec/encoding.py ...] [--sample N] [--seed S]
+    python3 benchmarks/mutation_run.py [--file spec/wire/encoding.py ...] [--sample N] [--seed S]
         [--tests "PYTEST ARGS"] [--check-config configs/n4f1.toml [--check-max-states K]] [--timeout SECONDS]
         [--only ID ...] [--max-mutants N] [--budget-minutes M] [--jobs N]
         [--equivalent benchmarks/equivalent_mutants.txt]
 
 The mutants are cosmic-ray's (its core operators, enumerated with `cosmic_ray.commands.init`
 and applied with `cosmic_ray.mutating.mutate_code`); this is only the driver around them.
-Default files: spec/ledger.py, spec/pbft.py and spec/encoding.py, each killed by its own
+Default files: spec/ledger.py, spec/pbft.py and the wire layer's encoders, each killed by its own
 default tests (`DEFAULT_TESTS`; `--tests` replaces them for every file). With
 `--check-config`, a mutant that the tests leave alive is also run through
 `fedspec check CONFIG --workers 1`, and counts as killed when that reports a violation or
@@ -61,14 +61,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_FILES = ["spec/ledger.py", "spec/pbft.py", "spec/encoding.py"]
+WIRE_ENCODERS = ["spec/wire/encoding.py", "spec/wire/message_encoding.py", "spec/wire/state_root.py"]
+DEFAULT_FILES = ["spec/ledger.py", "spec/pbft.py", *WIRE_ENCODERS]
+ENCODING_TESTS = [
+    "tests/test_cli.py::test_vectors_check_passes",  # the known-answer vectors (`fedspec vectors --check`)
+    "tests/test_consensus_encoding.py",
+    "tests/test_state_root.py",
+]
 # Fast, sharp tests first: with -x a killed mutant stops at its first failure.
 DEFAULT_TESTS = {
-    "spec/encoding.py": [
-        "tests/test_cli.py::test_vectors_check_passes",  # the known-answer vectors (`fedspec vectors --check`)
-        "tests/test_consensus_encoding.py",
-        "tests/test_state_root.py",
-    ],
+    **{path: ENCODING_TESTS for path in WIRE_ENCODERS},
     "spec/ledger.py": [
         "tests/test_negative_controls.py",
         "tests/test_result_codes.py",
@@ -95,7 +97,7 @@ console = Console(highlight=False, soft_wrap=True)
 
 @dataclasses.dataclass
 class Mutant:
-    file: str  # relative to the root, e.g. spec/encoding.py
+    file: str  # relative to the root, e.g. spec/wire/encoding.py
     operator: str  # cosmic-ray's name, e.g. core/NumberReplacer
     operator_args: dict[str, object]
     occurrence: int

@@ -27,8 +27,8 @@ from test_stateful import CHAIN, STATEFUL_SETTINGS, STEPS, LedgerMachine  # noqa
 
 from spec.invariants import check_step  # noqa: E402
 from spec.ledger import apply_block  # noqa: E402
-from spec.state import LedgerState  # noqa: E402
-from spec.types import Block  # noqa: E402
+from spec.wire.records import LedgerState  # noqa: E402
+from spec.wire.types import Block  # noqa: E402
 
 REPEATS = 5
 

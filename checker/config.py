@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spec.constants import CHECKPOINT_INTERVAL, MAX_CLOCK_SKEW_MS, WATERMARK_WINDOW
-from spec.pbft import ClientRequest, ConsensusConfig, fault_tolerance, primary_of, quorum_size
+from spec.pbft import ConsensusConfig, fault_tolerance, primary_of, quorum_size
 from spec.scenario import (
     ScenarioError,
     ScenarioGenesis,
@@ -24,7 +24,8 @@ from spec.scenario import (
     signed_transaction,
 )
 from spec.state import GenesisError, chain_from_genesis, state_from_genesis
-from spec.types import Genesis, PlatformName, UInt64
+from spec.wire.messages import ClientRequest
+from spec.wire.types import Genesis, PlatformName, UInt64
 
 MutantName = Literal[
     "drop_prepared_certificates",

@@ -23,7 +23,8 @@ from dataclasses import fields
 from checker.memo import Interner
 from checker.model import Action, World
 from checker.symmetry import Renaming
-from spec.pbft import Input, Message, ReplicaState
+from spec.pbft import ReplicaState
+from spec.wire.messages import Input, Message
 
 Fingerprint = int
 Edge = tuple[Fingerprint, Action, Renaming]

@@ -26,22 +26,18 @@ from dataclasses import dataclass
 from checker.memo import Memo
 from checker.model import Ledgers, Model, World
 from spec.codes import ResultCode
-from spec.encoding import state_root
 from spec.invariants import check_step
 from spec.pbft import (
-    BlockResponse,
     ConsensusConfig,
-    Message,
-    NewView,
-    PrePrepare,
     ReplicaState,
-    ViewChange,
     commit_certificate_is_valid,
     new_view_is_valid,
     primary_of,
     view_change_is_valid,
 )
-from spec.state import LedgerState, TaskStatus
+from spec.wire.messages import BlockResponse, Message, NewView, PrePrepare, ViewChange
+from spec.wire.records import LedgerState, TaskStatus
+from spec.wire.state_root import state_root
 
 INVARIANTS = ("agreement", "validity", "ledger", "determinism", "sent-valid")
 

@@ -28,7 +28,7 @@ height beyond the bounds is not sent (the step that makes it is). The report
 counts both.
 """
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from itertools import combinations, product
 from typing import NamedTuple, TypeVar
@@ -38,10 +38,22 @@ from checker.memo import Interner, Memo
 from checker.mutants import SPEC_VARIANTS, installed
 from spec.codes import ResultCode
 from spec.constants import MAX_CLOCK_SKEW_MS
-from spec.encoding import block_hash, state_root
-from spec.ledger import BlockReceipt, apply_block, make_header
+from spec.ledger import apply_block, make_header
 from spec.pbft import (
-    BlockApplier,
+    ReplicaState,
+    Step,
+    block_transactions,
+    genesis_checkpoint,
+    initial_replica_state,
+    new_view_proposals,
+    primary_of,
+    proposal_order,
+    request_is_executed,
+    step,
+)
+from spec.state import Chain
+from spec.wire.encoding import block_hash
+from spec.wire.messages import (
     BlockRequest,
     BlockResponse,
     Checkpoint,
@@ -55,22 +67,13 @@ from spec.pbft import (
     Prepare,
     PreparedCertificate,
     PrePrepare,
-    ReplicaState,
-    Step,
     Timer,
     TimerFired,
     ViewChange,
-    block_transactions,
-    genesis_checkpoint,
-    initial_replica_state,
-    new_view_proposals,
-    primary_of,
-    proposal_order,
-    request_is_executed,
-    step,
 )
-from spec.state import Chain, LedgerState
-from spec.types import AnyTransaction, Block
+from spec.wire.records import BlockReceipt, LedgerState
+from spec.wire.state_root import state_root
+from spec.wire.types import AnyTransaction, Block
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,11 @@ class Progress(NamedTuple):
     entered: int
     """The lowest view a replica has entered through its NEW-VIEW (its view if
     active, the one before if it waits for a NEW-VIEW)."""
+
+
+BlockApplier = Callable[[Chain, LedgerState, Block], tuple[LedgerState, BlockReceipt]]
+"""A block transition with `spec.ledger.apply_block`'s signature: the checker puts a
+memoised (or, for a negative control, broken) one in its place around each step."""
 
 
 class Ledgers:
@@ -191,7 +199,10 @@ class Model:
             if config.mutant == "nondeterministic_execution":
                 applier = skewed_applier(applier, replica)
             self.appliers.append(applier)
-        self.spec_patches = SPEC_VARIANTS.get(config.mutant or "")
+        # What each replica's steps run with: the spec variant under test, if any, and
+        # its own memoised (or broken) block transition in place of `apply_block`.
+        variant = SPEC_VARIANTS.get(config.mutant or "", {})
+        self.step_patches = [{**variant, "apply_block": applier} for applier in self.appliers]
         self.actions: list[dict[ReplicaState, dict[tuple[Input, ...], Effect | None]]] = [{} for _ in range(self.n)]
         self.memo: list[dict[ReplicaState, dict[Input, Step]]] = [
             {} for _ in range(self.n)
@@ -240,11 +251,12 @@ class Model:
             if self.config.mutant == "drop_prepared_certificates":
                 # The broken replica forgets its prepared certificates before every step.
                 bare = replace(state, prepared=())
-                found = step(self.consensus, bare, event, self.appliers[replica])
+                with installed(self.step_patches[replica]):
+                    found = step(self.consensus, bare, event)
                 found = (replace(found[0], prepared=()), found[1])
             else:
-                with installed(self.spec_patches):
-                    found = step(self.consensus, state, event, self.appliers[replica])
+                with installed(self.step_patches[replica]):
+                    found = step(self.consensus, state, event)
             table[event] = found
         return found
 

@@ -17,13 +17,8 @@ from dataclasses import replace
 from typing import Any
 
 import spec.pbft as pbft
-from spec.pbft import (
-    BlockRequest,
-    CheckpointCertificate,
-    ConsensusConfig,
-    ReplicaState,
-    Step,
-)
+from spec.pbft import ConsensusConfig, ReplicaState, Step
+from spec.wire.messages import BlockRequest, CheckpointCertificate
 
 REAL_ADOPT_STABLE_CHECKPOINT = pbft.adopt_stable_checkpoint
 """The fixed function, which the variant below calls for what it does not change."""

@@ -27,7 +27,8 @@ from checker.invariants import Finding, message_is_valid
 from checker.memo import Interner, Memo
 from checker.model import Action, World
 from checker.mutants import SPEC_VARIANTS, installed
-from spec.pbft import (
+from spec.pbft import ReplicaState, Slot, primary_of
+from spec.wire.messages import (
     BlockRequest,
     BlockResponse,
     Checkpoint,
@@ -41,11 +42,8 @@ from spec.pbft import (
     Prepare,
     PreparedCertificate,
     PrePrepare,
-    ReplicaState,
-    Slot,
     TimerFired,
     ViewChange,
-    primary_of,
 )
 
 Renaming = tuple[int, ...]

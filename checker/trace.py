@@ -21,7 +21,8 @@ from checker.explore import Edge
 from checker.invariants import ChainChecks, Finding, SentMessageChecks, check_world, witness_reached
 from checker.model import Action, Model, World
 from checker.symmetry import Renaming, compose, invert, rename_action
-from spec.pbft import (
+from spec.pbft import ReplicaState
+from spec.wire.messages import (
     BlockRequest,
     BlockResponse,
     Checkpoint,
@@ -35,12 +36,11 @@ from spec.pbft import (
     Prepare,
     PreparedCertificate,
     PrePrepare,
-    ReplicaState,
     Timer,
     TimerFired,
     ViewChange,
 )
-from spec.types import Block, Transaction
+from spec.wire.types import Block, Transaction
 
 TRACE_FORMAT = "fedspec-trace/1"
 

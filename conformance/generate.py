@@ -12,23 +12,25 @@ from typing import Any
 from pydantic import BaseModel
 
 from spec.constants import SPEC_VERSION
-from spec.crypto import public_key_hex, seed_from_text, sign_consensus_message, signed_copy
-from spec.encoding import (
-    CERTIFICATE_FIELDS,
-    CONSENSUS_FIELDS,
-    ConsensusFieldKind,
+from spec.scenario import Scenario
+from spec.state import state_from_genesis
+from spec.wire.encoding import (
     block_hash,
-    consensus_kind,
-    consensus_signing_message,
     header_bytes,
     sha256,
     signing_message,
-    state_root,
     transaction_bytes,
     transaction_hash,
     transaction_root,
 )
-from spec.pbft import (
+from spec.wire.message_encoding import (
+    CERTIFICATE_FIELDS,
+    CONSENSUS_FIELDS,
+    ConsensusFieldKind,
+    consensus_kind,
+    consensus_signing_message,
+)
+from spec.wire.messages import (
     BlockRequest,
     BlockResponse,
     Checkpoint,
@@ -42,9 +44,9 @@ from spec.pbft import (
     PrePrepare,
     ViewChange,
 )
-from spec.scenario import Scenario
-from spec.state import state_from_genesis
-from spec.types import (
+from spec.wire.signing import public_key_hex, seed_from_text, sign_consensus_message, signed_copy
+from spec.wire.state_root import state_root
+from spec.wire.types import (
     AnyTransaction,
     AtpTransferCommit,
     AtpTransferLock,
@@ -222,13 +224,13 @@ def consensus_field_json(value: Any, kind: ConsensusFieldKind) -> Any:
     if kind == "pre_prepare":
         return fields_json(value, CONSENSUS_FIELDS["PRE_PREPARE"])
     if kind == "checkpoint_certificate":
-        return fields_json(value, CERTIFICATE_FIELDS["CheckpointCertificate"])
+        return fields_json(value, CERTIFICATE_FIELDS[CheckpointCertificate])
     if kind == "commit_certificate":
-        return fields_json(value, CERTIFICATE_FIELDS["CommitCertificate"])
+        return fields_json(value, CERTIFICATE_FIELDS[CommitCertificate])
     if kind == "pre_prepares":
         return [fields_json(item, CONSENSUS_FIELDS["PRE_PREPARE"]) for item in value]
     if kind == "prepared_certificates":
-        return [fields_json(item, CERTIFICATE_FIELDS["PreparedCertificate"]) for item in value]
+        return [fields_json(item, CERTIFICATE_FIELDS[PreparedCertificate]) for item in value]
     return [fields_json(item, CONSENSUS_FIELDS["VIEW_CHANGE"]) for item in value]
 
 

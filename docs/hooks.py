@@ -14,7 +14,7 @@ Placeholders (each alone on its line):
 * `<!-- fedspec:fields -->`: each transaction type's code and signed fields, in order.
 * `<!-- fedspec:wire TYPE -->`: the JSON form of the known-answer vector of transaction TYPE.
 * `<!-- fedspec:layout TYPE -->`: the signing message of that vector, split into its fields.
-* `<!-- fedspec:consensus WHAT -->`: the consensus message encoding from `spec.encoding`:
+* `<!-- fedspec:consensus WHAT -->`: the consensus message encoding from `spec.wire.message_encoding`:
   WHAT is `fields` (how each field kind is encoded), `messages` (one layout table per
   message kind), `certificates` (one per certificate) or `layout KIND` (the signing
   message of that kind's known-answer vector, split into its fields).
@@ -75,26 +75,29 @@ import spec.constants
 import spec.invariants
 import spec.ledger
 import spec.pbft
+import spec.wire.messages
 from conformance.generate import consensus_sample_messages
 from fedspec.cli import app
 from spec.codes import CODE_TABLE, PRECEDENCE, ResultCode
-from spec.encoding import (
-    CERTIFICATE_FIELDS,
-    CONSENSUS_FIELD_ENCODINGS,
-    CONSENSUS_FIELDS,
-    CONSENSUS_MESSAGE_KINDS,
+from spec.wire.encoding import (
     SIGNED_FIELDS,
     TRANSACTION_TYPE_CODES,
-    ConsensusFieldKind,
-    consensus_kind,
-    consensus_signing_message,
     domain_tag,
-    encode_consensus_field,
     encode_field,
     encode_str,
     signing_message,
 )
-from spec.types import Transaction
+from spec.wire.message_encoding import (
+    CERTIFICATE_FIELDS,
+    CONSENSUS_FIELD_ENCODINGS,
+    CONSENSUS_FIELDS,
+    CONSENSUS_MESSAGE_KINDS,
+    ConsensusFieldKind,
+    consensus_kind,
+    consensus_signing_message,
+    encode_consensus_field,
+)
+from spec.wire.types import Transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"^<!-- fedspec:(\w+)(?: (.*?))? -->$", re.MULTILINE)
@@ -265,7 +268,7 @@ def layout_table(tx_type: str) -> str:
         pieces.append((name, kind, repr(value), encode_field(value, kind)))
     joined = b"".join(piece[3] for piece in pieces).hex()
     if joined != entry["signing_message"] or joined != signing_message(chain_id, tx).hex():
-        raise ValueError(f"the {tx_type} vector disagrees with spec.encoding: run `fedspec vectors`")
+        raise ValueError(f"the {tx_type} vector disagrees with spec.wire: run `fedspec vectors`")
     rows = ["| part | encoding | value | bytes (hex) |", "|---|---|---|---|"]
     for name, kind, value, raw in pieces:
         rows.append(f"| `{name}` | {kind} | `{cell(value)}` | `{raw.hex()}` |")
@@ -294,10 +297,10 @@ def consensus_layout_rows(fields: tuple[tuple[str, ConsensusFieldKind], ...]) ->
 
 def consensus_message_tables() -> str:
     """One table per message kind: tag, chain id, then CONSENSUS_FIELDS in order."""
-    classes = {kind: name for name, kind in CONSENSUS_MESSAGE_KINDS.items()}
+    classes = {kind: cls.__name__ for cls, kind in CONSENSUS_MESSAGE_KINDS.items()}
     parts = []
     for kind, fields in CONSENSUS_FIELDS.items():
-        rows = [f"#### `{kind}`", "", f"Class `spec.pbft.{classes[kind]}`.", ""]
+        rows = [f"#### `{kind}`", "", f"Class `spec.wire.messages.{classes[kind]}`.", ""]
         rows += ["| # | field | encoding |", "|--:|---|---|"]
         rows.append(f"| | domain tag | `{cell(repr(f'fedspec/v1/{kind}'))}` + 0x00 |")
         rows.append("| | chain id | `str` |")
@@ -308,8 +311,8 @@ def consensus_message_tables() -> str:
 
 def consensus_certificate_tables() -> str:
     parts = []
-    for name, fields in CERTIFICATE_FIELDS.items():
-        rows = [f"#### `{name}`", "", "| # | field | encoding |", "|--:|---|---|"]
+    for cls, fields in CERTIFICATE_FIELDS.items():
+        rows = [f"#### `{cls.__name__}`", "", "| # | field | encoding |", "|--:|---|---|"]
         rows += consensus_layout_rows(fields)
         parts.append("\n".join(rows))
     return "\n\n".join(parts)
@@ -317,7 +320,7 @@ def consensus_certificate_tables() -> str:
 
 def consensus_layout_table(kind: str) -> str:
     """The signing message of the kind's vector, field by field; fails if the pieces
-    do not add up to the vector file or to spec.encoding."""
+    do not add up to the vector file or to spec.wire.message_encoding."""
     vectors = json.loads((ROOT / "conformance/vectors/consensus_messages.json").read_text(encoding="utf-8"))
     chain_id = vectors["chain_id"]
     entry = next(v for v in vectors["messages"] if v["kind"] == kind)
@@ -331,7 +334,7 @@ def consensus_layout_table(kind: str) -> str:
         pieces.append((name, field_kind, repr(value), encode_consensus_field(chain_id, value, field_kind)))
     joined = b"".join(piece[3] for piece in pieces).hex()
     if joined != entry["signing_message"] or joined != consensus_signing_message(chain_id, message).hex():
-        raise ValueError(f"the {kind} vector disagrees with spec.encoding: run `fedspec vectors`")
+        raise ValueError(f"the {kind} vector disagrees with spec.wire: run `fedspec vectors`")
     rows = ["| part | encoding | value | bytes (hex) |", "|---|---|---|---|"]
     for part, encoding, shown, raw in pieces:
         rows.append(f"| `{part}` | {encoding} | `{cell(shown)}` | `{raw.hex()}` |")
@@ -407,8 +410,7 @@ def quorum_table() -> str:
     return "\n".join(rows)
 
 
-PBFT_SOURCE = Path(spec.pbft.__file__).read_text(encoding="utf-8")
-PBFT_TREE = ast.parse(PBFT_SOURCE)
+MESSAGES_TREE = ast.parse(Path(spec.wire.messages.__file__).read_text(encoding="utf-8"))
 
 
 def class_fields(module_tree: ast.Module, name: str) -> tuple[list[tuple[str, ast.expr]], dict[str, str], str]:
@@ -448,17 +450,17 @@ def first_paragraph(text: str) -> str:
 
 def pbft_classes(group: str) -> list[str]:
     if group == "messages":
-        return [cls.__name__ for cls in typing.get_args(spec.pbft.Message)]
+        return [cls.__name__ for cls in typing.get_args(spec.wire.messages.Message)]
     if group == "inputs":
-        messages = typing.get_args(spec.pbft.Message)
-        return [cls.__name__ for cls in typing.get_args(spec.pbft.Input) if cls not in messages]
+        messages = typing.get_args(spec.wire.messages.Message)
+        return [cls.__name__ for cls in typing.get_args(spec.wire.messages.Input) if cls not in messages]
     if group == "certificates":
-        return [n.name for n in PBFT_TREE.body if isinstance(n, ast.ClassDef) and n.name.endswith("Certificate")]
+        return [n.name for n in MESSAGES_TREE.body if isinstance(n, ast.ClassDef) and n.name.endswith("Certificate")]
     raise ValueError(f"unknown placeholder fedspec:pbft {group}")
 
 
 def pbft_table(group: str) -> str:
-    """The messages, other inputs or certificates of spec.pbft: fields as declared,
+    """The messages, other inputs or certificates of spec.wire.messages: fields as declared,
     and what the class's docstring says."""
     names = pbft_classes(group)
     if group == "messages":
@@ -466,11 +468,11 @@ def pbft_table(group: str) -> str:
     else:
         rows = ["| class | fields | meaning |", "|---|---|---|"]
     for name in names:
-        fields, _, doc = class_fields(PBFT_TREE, name)
+        fields, _, doc = class_fields(MESSAGES_TREE, name)
         listed = "<br>".join(f"`{field}: {cell(ast.unparse(annotation))}`" for field, annotation in fields)
-        link = f"[`{name}`][spec.pbft.{name}]"
+        link = f"[`{name}`][spec.wire.messages.{name}]"
         if group == "messages":
-            rows.append(f"| `{CONSENSUS_MESSAGE_KINDS[name]}` | {link} | {listed} | {first_paragraph(doc)} |")
+            rows.append(f"| `{CONSENSUS_MESSAGE_KINDS[getattr(spec.wire.messages, name)]}` | {link} | {listed} | {first_paragraph(doc)} |")
         else:
             rows.append(f"| {link} | {listed} | {first_paragraph(doc)} |")
     return "\n".join(rows)
@@ -685,15 +687,15 @@ def shipped_configs_table(folder: str) -> str:
 def trace_message_table() -> str:
     """The JSON form of every input in a `fedspec-trace/1` trace, from sample messages."""
     samples: list[Any] = list(consensus_sample_messages())
-    block = next(m for m in samples if isinstance(m, spec.pbft.PrePrepare)).block
-    samples.append(spec.pbft.ClientRequest(block.transactions[:1]))
-    samples.append(spec.pbft.TimerFired(spec.pbft.Timer.VIEW_CHANGE, 0))
+    block = next(m for m in samples if isinstance(m, spec.wire.messages.PrePrepare)).block
+    samples.append(spec.wire.messages.ClientRequest(block.transactions[:1]))
+    samples.append(spec.wire.messages.TimerFired(spec.wire.messages.Timer.VIEW_CHANGE, 0))
     rows = ["| `type` | class | keys, in order |", "|---|---|---|"]
     for sample in samples:
         data = checker.trace.message_json(sample)
         name = type(sample).__name__
         keys = ", ".join(f"`{key}`" for key in data if key != "type")
-        rows.append(f"| `{data['type']}` | [`{name}`][spec.pbft.{name}] | {keys} |")
+        rows.append(f"| `{data['type']}` | [`{name}`][spec.wire.messages.{name}] | {keys} |")
     return "\n".join(rows)
 
 

@@ -18,10 +18,9 @@ from rich.table import Table
 
 from spec.codes import CODE_TABLE
 from spec.constants import UNITS_PER_ATP
-from spec.encoding import displayed_state_root
-from spec.ledger import BlockReceipt, Settlement
 from spec.scenario import ReplayResult, ScenarioError, load_and_replay
-from spec.state import LedgerState
+from spec.wire.records import BlockReceipt, LedgerState, Settlement
+from spec.wire.state_root import displayed_state_root
 
 EXIT_OK = 0
 EXIT_VIOLATION = 1

@@ -13,10 +13,11 @@ caught rather than trusted.
 from dataclasses import dataclass
 
 from spec.codes import ResultCode
-from spec.encoding import state_root
-from spec.ledger import BlockReceipt, apply_block
-from spec.state import Chain, LedgerState, SettlementCause, TaskStatus, Transfer, TransferStatus, total_supply
-from spec.types import BalanceSet, Block, ExecutionProof, FederationTask
+from spec.ledger import apply_block
+from spec.state import Chain, total_supply
+from spec.wire.records import BlockReceipt, LedgerState, SettlementCause, TaskStatus, Transfer, TransferStatus
+from spec.wire.state_root import state_root
+from spec.wire.types import BalanceSet, Block, ExecutionProof, FederationTask
 
 CONSERVATION = "conservation"
 LOCK_ACCOUNTING = "lock_accounting"

@@ -13,7 +13,7 @@ Read this file top to bottom:
 Checks appear in each function in the precedence order of `spec.codes.CODE_TABLE`.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from spec.codes import ResultCode
 from spec.constants import (
@@ -30,23 +30,24 @@ from spec.constants import (
     MAX_TIMESTAMP_MS,
     REPUTATION_WEIGHT_BP,
 )
-from spec.crypto import verify_transaction
-from spec.encoding import block_hash, transaction_root
-from spec.state import (
+from spec.state import Chain, copy_state, total_supply
+from spec.wire.encoding import block_hash, transaction_root
+from spec.wire.records import (
     BalanceSetRecord,
-    Chain,
+    BlockReceipt,
     LedgerState,
     ProofRecord,
     ReputationRecord,
+    Settlement,
     SettlementCause,
     Task,
     TaskStatus,
+    TransactionReceipt,
     Transfer,
     TransferStatus,
-    copy_state,
-    total_supply,
 )
-from spec.types import (
+from spec.wire.signing import verify_transaction
+from spec.wire.types import (
     AnyTransaction,
     AtpTransferCommit,
     AtpTransferLock,
@@ -60,43 +61,6 @@ from spec.types import (
 )
 
 R = ResultCode
-
-
-# --- receipts ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class Settlement:
-    """A lock reaching its end state, explicit or derived (by a proof or expiry)."""
-
-    transfer_id: str
-    outcome: TransferStatus
-    cause: SettlementCause
-
-
-@dataclass(frozen=True)
-class TransactionReceipt:
-    index: int
-    type: str
-    code: ResultCode
-    settlements: tuple[Settlement, ...]
-
-
-@dataclass(frozen=True)
-class BlockReceipt:
-    height: int
-    block_hash: str
-    code: ResultCode
-    """``ok``, or the block code that rejected the whole block."""
-    invalid_index: int | None
-    """For ``block_transaction_invalid``: the index of the first failing transaction."""
-    invalid_code: ResultCode | None
-    """For ``block_transaction_invalid``: that transaction's static code."""
-    expiries: tuple[Settlement, ...]
-    """Settlements of the expiry step, in expiry order, before any transaction."""
-    transactions: tuple[TransactionReceipt, ...]
-
-    @property
-    def accepted(self) -> bool:
-        return self.code == R.OK
 
 
 # --- the reputation rule ------------------------------------------------------------

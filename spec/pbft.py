@@ -24,27 +24,38 @@ quorum is ceil((N + f + 1) / 2) replicas. Any two quorums then share at least
 f + 1 replicas, one of them correct; 2f + 1 does that only when N = 3f + 1.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from functools import lru_cache
 
 from spec.codes import ResultCode
 from spec.constants import MAX_CLOCK_SKEW_MS
-from spec.encoding import block_hash, state_root, transaction_hash
-from spec.ledger import BlockReceipt, apply_block, make_header, validate_static
-from spec.state import Chain, LedgerState
-from spec.types import AnyTransaction, Block
-
-BlockApplier = Callable[[Chain, LedgerState, Block], tuple[LedgerState, BlockReceipt]]
-"""The ledger transition a replica validates and executes blocks with:
-`spec.ledger.apply_block`, or a memoised copy of it."""
-
-ReplicaId = int
-"""A replica is its index in the genesis platform list: 0 .. N-1."""
-
-Digest = str
-"""A block's identity in consensus: its block hash (64 hex digits)."""
+from spec.ledger import apply_block, make_header, validate_static
+from spec.state import Chain
+from spec.wire.encoding import block_hash, transaction_hash
+from spec.wire.messages import (
+    BlockRequest,
+    BlockResponse,
+    Checkpoint,
+    CheckpointCertificate,
+    ClientRequest,
+    Commit,
+    CommitCertificate,
+    Digest,
+    Input,
+    Message,
+    NewView,
+    Prepare,
+    PreparedCertificate,
+    PrePrepare,
+    ReplicaId,
+    Timer,
+    TimerFired,
+    ViewChange,
+    cached_hash,
+    pending_key,
+)
+from spec.wire.records import LedgerState
+from spec.wire.state_root import state_root
+from spec.wire.types import AnyTransaction, Block
 
 
 # --- sizes -----------------------------------------------------------------------------
@@ -83,187 +94,6 @@ class ConsensusConfig:
         return len(self.platforms)
 
 
-# --- messages -------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class PrePrepare:
-    """The primary of `view` proposes `block` for `height`. It also counts as the
-    primary's own prepare."""
-
-    view: int
-    height: int
-    digest: Digest
-    block: Block = field(compare=False, repr=False)
-    """Equal digests mean equal blocks, so the block takes no part in equality."""
-    sender: ReplicaId
-
-
-@dataclass(frozen=True, slots=True)
-class Prepare:
-    """`sender` accepted the pre-prepare for `digest` at `height` in `view`."""
-
-    view: int
-    height: int
-    digest: Digest
-    sender: ReplicaId
-
-
-@dataclass(frozen=True, slots=True)
-class Commit:
-    """`sender` prepared `digest` at `height` in `view` (saw a prepare quorum)."""
-
-    view: int
-    height: int
-    digest: Digest
-    sender: ReplicaId
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """`sender` has executed through `height` and its state root is `state_root`."""
-
-    height: int
-    state_root: str
-    sender: ReplicaId
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedCertificate:
-    """A pre-prepare and the replicas whose prepares matched it, the primary
-    included: proof that a quorum prepared `digest` at `height` in `view`."""
-
-    pre_prepare: PrePrepare
-    prepares: frozenset[ReplicaId]
-
-
-@dataclass(frozen=True, slots=True)
-class CommitCertificate:
-    """A quorum of matching commits: proof that the block is committed."""
-
-    view: int
-    height: int
-    digest: Digest
-    commits: frozenset[ReplicaId]
-
-
-@dataclass(frozen=True, slots=True)
-class CheckpointCertificate:
-    """A quorum of matching checkpoint votes: a stable checkpoint. The genesis
-    checkpoint (height 0) needs no votes."""
-
-    height: int
-    state_root: str
-    signers: frozenset[ReplicaId]
-
-
-def cached_hash(value: "ViewChange | NewView | ClientRequest | ReplicaState", fields: Callable[[], object]) -> int:
-    """Hash once, then remember: these values are set members and dictionary keys
-    in the model checker, hashed far more often than they are made. Not part of
-    the protocol."""
-    if value.hash_cache == 0:
-        object.__setattr__(value, "hash_cache", hash(fields()) or 1)
-    return value.hash_cache
-
-
-def request_key(request: tuple[AnyTransaction, ...]) -> tuple[bytes, ...]:
-    """A request by its transaction hashes: unlike a pydantic model's own hash, these
-    are the same in every process, so fingerprints are too."""
-    return tuple(remembered_transaction_hash(tx) for tx in request)
-
-
-@lru_cache(maxsize=4096)
-def remembered_transaction_hash(tx: AnyTransaction) -> bytes:
-    return transaction_hash(tx)
-
-
-def pending_key(pending: tuple[tuple[AnyTransaction, ...], ...]) -> tuple[tuple[bytes, ...], ...]:
-    return tuple(request_key(request) for request in pending)
-
-
-@dataclass(frozen=True, slots=True)
-class ViewChange:
-    """`sender` moves to `new_view`, carrying its stable checkpoint and a prepared
-    certificate for every height above it that it prepared."""
-
-    new_view: int
-    checkpoint: CheckpointCertificate
-    prepared: tuple[PreparedCertificate, ...]
-    sender: ReplicaId
-    hash_cache: int = field(default=0, init=False, repr=False, compare=False)
-
-    def __hash__(self) -> int:
-        return cached_hash(self, lambda: (self.new_view, self.checkpoint, self.prepared, self.sender))
-
-
-@dataclass(frozen=True, slots=True)
-class NewView:
-    """The primary of `view` starts it from a quorum of view changes. `checkpoint`
-    and `proposals` are what `new_view_proposals` computes from them; every
-    replica recomputes and compares."""
-
-    view: int
-    view_changes: tuple[ViewChange, ...]
-    checkpoint: CheckpointCertificate
-    proposals: tuple[PrePrepare, ...]
-    sender: ReplicaId
-    hash_cache: int = field(default=0, init=False, repr=False, compare=False)
-
-    def __hash__(self) -> int:
-        return cached_hash(self, lambda: (self.view, self.view_changes, self.checkpoint, self.proposals, self.sender))
-
-
-@dataclass(frozen=True, slots=True)
-class BlockRequest:
-    """A lagging replica asks for the block at `height`."""
-
-    height: int
-    sender: ReplicaId
-
-
-@dataclass(frozen=True, slots=True)
-class BlockResponse:
-    """A committed block and its commit certificate, for `requester` only."""
-
-    block: Block = field(compare=False, repr=False)
-    certificate: CommitCertificate
-    requester: ReplicaId
-    sender: ReplicaId
-
-
-Message = PrePrepare | Prepare | Commit | Checkpoint | ViewChange | NewView | BlockRequest | BlockResponse
-
-
-# --- the other inputs --------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ClientRequest:
-    """One unit a client submits: a single transaction, or a FEDERATION_TASK and its LOCK."""
-
-    transactions: tuple[AnyTransaction, ...]
-    hash_cache: int = field(default=0, init=False, repr=False, compare=False)
-
-    def __hash__(self) -> int:
-        return cached_hash(self, lambda: request_key(self.transactions))
-
-
-class Timer(StrEnum):
-    VIEW_CHANGE = "VIEW_CHANGE"
-    """Requests are waiting and the view made no progress: move to the next view."""
-    FETCH = "FETCH"
-    """The replica knows it is behind (checkpoints showed a higher height): ask the
-    others for the next block."""
-
-
-@dataclass(frozen=True, slots=True)
-class TimerFired:
-    """One of the replica's timers went off. When is the shell's business: the
-    protocol is safe whenever timers fire."""
-
-    timer: Timer
-    now_ms: int
-    """The replica's local clock when the timer fired. Only used to bound the
-    timestamps of proposals; never part of consensus."""
-
-
-Input = ClientRequest | TimerFired | Message
 
 
 # --- replica state -------------------------------------------------------------------------
@@ -377,27 +207,27 @@ def genesis_checkpoint(config: ConsensusConfig) -> CheckpointCertificate:
 
 
 # --- the step function -------------------------------------------------------------------------
-def step(config: ConsensusConfig, state: ReplicaState, event: Input, apply: BlockApplier = apply_block) -> Step:
+def step(config: ConsensusConfig, state: ReplicaState, event: Input) -> Step:
     """The whole replica: one input in, the new state and the messages to send out."""
     if isinstance(event, ClientRequest):
-        return on_client_request(config, state, event, apply)
+        return on_client_request(config, state, event)
     if isinstance(event, TimerFired):
-        return on_timer(config, state, event, apply)
+        return on_timer(config, state, event)
     if isinstance(event, PrePrepare):
-        return on_pre_prepare(config, state, event, apply)
+        return on_pre_prepare(config, state, event)
     if isinstance(event, Prepare):
-        return on_prepare(config, state, event, apply)
+        return on_prepare(config, state, event)
     if isinstance(event, Commit):
-        return on_commit(config, state, event, apply)
+        return on_commit(config, state, event)
     if isinstance(event, Checkpoint):
-        return on_checkpoint(config, state, event, apply)
+        return on_checkpoint(config, state, event)
     if isinstance(event, ViewChange):
-        return on_view_change(config, state, event, apply)
+        return on_view_change(config, state, event)
     if isinstance(event, NewView):
-        return on_new_view(config, state, event, apply)
+        return on_new_view(config, state, event)
     if isinstance(event, BlockRequest):
         return on_block_request(state, event)
-    return on_block_response(config, state, event, apply)
+    return on_block_response(config, state, event)
 
 
 # --- client requests and proposals --------------------------------------------------------------
@@ -435,14 +265,14 @@ def request_is_proposable(config: ConsensusConfig, request: tuple[AnyTransaction
     return True
 
 
-def on_client_request(config: ConsensusConfig, state: ReplicaState, event: ClientRequest, apply: BlockApplier) -> Step:
+def on_client_request(config: ConsensusConfig, state: ReplicaState, event: ClientRequest) -> Step:
     request = event.transactions
     if request in state.pending or request_is_executed(state, request):
         return state, ()
     if not request_is_proposable(config, request):
         return state, ()
     pending = tuple(sorted(state.pending + (request,), key=proposal_order))
-    return maybe_propose(config, replace(state, pending=pending), apply)
+    return maybe_propose(config, replace(state, pending=pending))
 
 
 def request_is_executed(state: ReplicaState, request: tuple[AnyTransaction, ...]) -> bool:
@@ -478,7 +308,7 @@ def block_transactions(
     return tuple(transactions)
 
 
-def maybe_propose(config: ConsensusConfig, state: ReplicaState, apply: BlockApplier) -> Step:
+def maybe_propose(config: ConsensusConfig, state: ReplicaState) -> Step:
     """A correct primary with nothing in flight proposes its pending requests in a
     fresh block, unless the NEW-VIEW already fixed this height."""
     if not state.active or not is_primary(config, state) or state.slot is not None:
@@ -493,13 +323,12 @@ def maybe_propose(config: ConsensusConfig, state: ReplicaState, apply: BlockAppl
     header = make_header(state.ledger, timestamp, config.platforms[state.replica], txs)
     block = Block(header=header, transactions=txs)
     pre_prepare = PrePrepare(state.view, height, block_hash(header), block, state.replica)
-    return accept_pre_prepare(config, state, pre_prepare, apply, announce=True)
+    return accept_pre_prepare(config, state, pre_prepare, announce=True)
 
 
 # --- normal case: pre-prepare, prepare, commit ---------------------------------------------------
 def proposal_is_acceptable(
-    config: ConsensusConfig, state: ReplicaState, pre_prepare: PrePrepare, apply: BlockApplier
-) -> bool:
+    config: ConsensusConfig, state: ReplicaState, pre_prepare: PrePrepare) -> bool:
     """Before preparing, a replica checks the proposal against its own ledger."""
     block = pre_prepare.block
     if block.header.height != pre_prepare.height:
@@ -508,22 +337,22 @@ def proposal_is_acceptable(
         return False
     if block.header.timestamp_ms > state.clock_ms + MAX_CLOCK_SKEW_MS:
         return False
-    _, receipt = apply(config.chain, state.ledger, block)
+    _, receipt = apply_block(config.chain, state.ledger, block)
     return receipt.code == ResultCode.OK
 
 
-def on_pre_prepare(config: ConsensusConfig, state: ReplicaState, message: PrePrepare, apply: BlockApplier) -> Step:
+def on_pre_prepare(config: ConsensusConfig, state: ReplicaState, message: PrePrepare) -> Step:
     if not state.active or message.view != state.view:
         return state, ()
     if message.sender != primary_of(message.view, config.n) or message.sender == state.replica:
         return state, ()
     if proposal_from_new_view(state, message.height) is not None:
         return state, ()
-    return accept_pre_prepare(config, state, message, apply)
+    return accept_pre_prepare(config, state, message)
 
 
 def accept_pre_prepare(
-    config: ConsensusConfig, state: ReplicaState, pre_prepare: PrePrepare, apply: BlockApplier, announce: bool = False
+    config: ConsensusConfig, state: ReplicaState, pre_prepare: PrePrepare, announce: bool = False
 ) -> Step:
     """Take `pre_prepare` as this view's proposal for the next height, if it is one
     this replica may prepare. `announce`: the primary broadcasts a fresh proposal."""
@@ -531,7 +360,7 @@ def accept_pre_prepare(
         return state, ()
     if not within_watermarks(config, state, pre_prepare.height):
         return state, ()
-    if not proposal_is_acceptable(config, state, pre_prepare, apply):
+    if not proposal_is_acceptable(config, state, pre_prepare):
         return state, ()
     primary = primary_of(pre_prepare.view, config.n)
     outputs: tuple[Message, ...] = ()
@@ -540,7 +369,7 @@ def accept_pre_prepare(
     elif state.replica != primary:
         outputs = (Prepare(pre_prepare.view, pre_prepare.height, pre_prepare.digest, state.replica),)
     slot = Slot(pre_prepare, frozenset({primary, state.replica}), frozenset())
-    state, more = after_prepare_vote(config, replace(state, slot=slot), apply)
+    state, more = after_prepare_vote(config, replace(state, slot=slot))
     return state, outputs + more
 
 
@@ -555,7 +384,7 @@ def is_prepared(config: ConsensusConfig, slot: Slot) -> bool:
     return len(slot.prepares) >= config.quorum
 
 
-def on_prepare(config: ConsensusConfig, state: ReplicaState, message: Prepare, apply: BlockApplier) -> Step:
+def on_prepare(config: ConsensusConfig, state: ReplicaState, message: Prepare) -> Step:
     slot = state.slot
     if slot is None or not state.active or message.view != state.view:
         return state, ()
@@ -564,10 +393,10 @@ def on_prepare(config: ConsensusConfig, state: ReplicaState, message: Prepare, a
     if message.sender in slot.prepares or is_prepared(config, slot):
         return state, ()
     slot = replace(slot, prepares=slot.prepares | {message.sender})
-    return after_prepare_vote(config, replace(state, slot=slot), apply)
+    return after_prepare_vote(config, replace(state, slot=slot))
 
 
-def after_prepare_vote(config: ConsensusConfig, state: ReplicaState, apply: BlockApplier) -> Step:
+def after_prepare_vote(config: ConsensusConfig, state: ReplicaState) -> Step:
     """On reaching a prepare quorum: keep the certificate, send COMMIT."""
     slot = state.slot
     assert slot is not None
@@ -577,7 +406,7 @@ def after_prepare_vote(config: ConsensusConfig, state: ReplicaState, apply: Bloc
     prepared = record_prepared(state.prepared, certificate)
     slot = replace(slot, commits=frozenset({state.replica}))
     commit = Commit(slot.pre_prepare.view, slot.pre_prepare.height, slot.pre_prepare.digest, state.replica)
-    state, more = after_commit_vote(config, replace(state, slot=slot, prepared=prepared), apply)
+    state, more = after_commit_vote(config, replace(state, slot=slot, prepared=prepared))
     return state, (commit,) + more
 
 
@@ -596,7 +425,7 @@ def record_prepared(
     return tuple(kept)
 
 
-def on_commit(config: ConsensusConfig, state: ReplicaState, message: Commit, apply: BlockApplier) -> Step:
+def on_commit(config: ConsensusConfig, state: ReplicaState, message: Commit) -> Step:
     slot = state.slot
     if slot is None or not state.active or message.view != state.view:
         return state, ()
@@ -605,10 +434,10 @@ def on_commit(config: ConsensusConfig, state: ReplicaState, message: Commit, app
     if not is_prepared(config, slot) or message.sender in slot.commits:
         return state, ()
     slot = replace(slot, commits=slot.commits | {message.sender})
-    return after_commit_vote(config, replace(state, slot=slot), apply)
+    return after_commit_vote(config, replace(state, slot=slot))
 
 
-def after_commit_vote(config: ConsensusConfig, state: ReplicaState, apply: BlockApplier) -> Step:
+def after_commit_vote(config: ConsensusConfig, state: ReplicaState) -> Step:
     """On reaching a commit quorum: execute the block."""
     slot = state.slot
     assert slot is not None
@@ -616,15 +445,14 @@ def after_commit_vote(config: ConsensusConfig, state: ReplicaState, apply: Block
         return state, ()
     pre_prepare = slot.pre_prepare
     certificate = CommitCertificate(pre_prepare.view, pre_prepare.height, pre_prepare.digest, slot.commits)
-    return execute(config, state, pre_prepare.block, certificate, apply)
+    return execute(config, state, pre_prepare.block, certificate)
 
 
 # --- execution and checkpoints ----------------------------------------------------------------------
 def execute(
-    config: ConsensusConfig, state: ReplicaState, block: Block, certificate: CommitCertificate, apply: BlockApplier
-) -> Step:
+    config: ConsensusConfig, state: ReplicaState, block: Block, certificate: CommitCertificate) -> Step:
     """Apply a committed block to the ledger, in height order, then go on."""
-    ledger, _ = apply(config.chain, state.ledger, block)
+    ledger, _ = apply_block(config.chain, state.ledger, block)
     pending: list[tuple[AnyTransaction, ...]] = []
     for request in state.pending:
         if request[0] not in block.transactions:
@@ -643,28 +471,28 @@ def execute(
         vote = Checkpoint(state.height, state_root(ledger), state.replica)
         outputs = (vote,)
         state = record_checkpoint_vote(config, state, vote)
-    state, more = take_next_proposal(config, state, apply)
+    state, more = take_next_proposal(config, state)
     return state, outputs + more
 
 
-def take_next_proposal(config: ConsensusConfig, state: ReplicaState, apply: BlockApplier) -> Step:
+def take_next_proposal(config: ConsensusConfig, state: ReplicaState) -> Step:
     """Go on with the next height: the NEW-VIEW's proposal for it, or (as primary)
     a fresh one."""
     if not state.active:
         return state, ()
     fixed = proposal_from_new_view(state, state.height + 1)
     if fixed is not None:
-        return accept_pre_prepare(config, state, fixed, apply)
-    return maybe_propose(config, state, apply)
+        return accept_pre_prepare(config, state, fixed)
+    return maybe_propose(config, state)
 
 
-def on_checkpoint(config: ConsensusConfig, state: ReplicaState, message: Checkpoint, apply: BlockApplier) -> Step:
+def on_checkpoint(config: ConsensusConfig, state: ReplicaState, message: Checkpoint) -> Step:
     before = state.stable.height
     state = record_checkpoint_vote(config, state, message)
     if state.stable.height == before:
         return state, ()
     # The window moved up: a primary held back by the high watermark goes on.
-    return take_next_proposal(config, state, apply)
+    return take_next_proposal(config, state)
 
 
 def record_checkpoint_vote(config: ConsensusConfig, state: ReplicaState, message: Checkpoint) -> ReplicaState:
@@ -722,7 +550,7 @@ def adopt_stable_checkpoint(state: ReplicaState, stable: CheckpointCertificate) 
 
 
 # --- view change ------------------------------------------------------------------------------------
-def on_timer(config: ConsensusConfig, state: ReplicaState, event: TimerFired, apply: BlockApplier) -> Step:
+def on_timer(config: ConsensusConfig, state: ReplicaState, event: TimerFired) -> Step:
     if event.now_ms > state.clock_ms:
         state = replace(state, clock_ms=event.now_ms)
     if event.timer == Timer.FETCH:
@@ -730,13 +558,13 @@ def on_timer(config: ConsensusConfig, state: ReplicaState, event: TimerFired, ap
             return state, (BlockRequest(state.height + 1, state.replica),)
         return state, ()
     if not state.active:
-        return start_view_change(config, state, state.view + 1, apply)
+        return start_view_change(config, state, state.view + 1)
     if len(state.pending) > 0:
-        return start_view_change(config, state, state.view + 1, apply)
+        return start_view_change(config, state, state.view + 1)
     return state, ()
 
 
-def start_view_change(config: ConsensusConfig, state: ReplicaState, new_view: int, apply: BlockApplier) -> Step:
+def start_view_change(config: ConsensusConfig, state: ReplicaState, new_view: int) -> Step:
     """Leave the current view: stop agreeing, announce what this replica prepared,
     and ask for the block after its own. A replica may time out because it is behind
     a group that went idle: then nothing else would ever tell it (see Catch-up)."""
@@ -745,7 +573,7 @@ def start_view_change(config: ConsensusConfig, state: ReplicaState, new_view: in
     state = replace(state, view=new_view, active=False, slot=None, view_proposals=())
     state = forget_view_changes_below(state, new_view)
     state = record_view_change(config, state, message)
-    state, more = maybe_send_new_view(config, state, apply)
+    state, more = maybe_send_new_view(config, state)
     return state, (message, request) + more
 
 
@@ -819,7 +647,7 @@ def view_change_is_valid(config: ConsensusConfig, message: ViewChange) -> bool:
     return True
 
 
-def on_view_change(config: ConsensusConfig, state: ReplicaState, message: ViewChange, apply: BlockApplier) -> Step:
+def on_view_change(config: ConsensusConfig, state: ReplicaState, message: ViewChange) -> Step:
     if message.new_view < state.view or (message.new_view == state.view and state.active):
         return state, ()
     if already_counted(config, state, message):
@@ -829,8 +657,8 @@ def on_view_change(config: ConsensusConfig, state: ReplicaState, message: ViewCh
     state = record_view_change(config, state, message)
     join = view_to_join(config, state)
     if join is not None:
-        return start_view_change(config, state, join, apply)
-    return maybe_send_new_view(config, state, apply)
+        return start_view_change(config, state, join)
+    return maybe_send_new_view(config, state)
 
 
 def already_counted(config: ConsensusConfig, state: ReplicaState, message: ViewChange) -> bool:
@@ -903,7 +731,7 @@ def certificate_rank(certificate: PreparedCertificate) -> tuple[int, str]:
     return certificate.pre_prepare.view, certificate.pre_prepare.digest
 
 
-def maybe_send_new_view(config: ConsensusConfig, state: ReplicaState, apply: BlockApplier) -> Step:
+def maybe_send_new_view(config: ConsensusConfig, state: ReplicaState) -> Step:
     """The primary of the view this replica is moving to starts it on a quorum."""
     if state.active or not is_primary(config, state):
         return state, ()
@@ -912,7 +740,7 @@ def maybe_send_new_view(config: ConsensusConfig, state: ReplicaState, apply: Blo
         return state, ()
     checkpoint, proposals = new_view_proposals(config, state.view, view_changes)
     message = NewView(state.view, view_changes, checkpoint, proposals, state.replica)
-    state, more = install_new_view(config, state, message, apply)
+    state, more = install_new_view(config, state, message)
     return state, (message,) + more
 
 
@@ -947,21 +775,21 @@ def new_view_is_valid(config: ConsensusConfig, message: NewView) -> bool:
     return True
 
 
-def on_new_view(config: ConsensusConfig, state: ReplicaState, message: NewView, apply: BlockApplier) -> Step:
+def on_new_view(config: ConsensusConfig, state: ReplicaState, message: NewView) -> Step:
     if message.view < state.view or (message.view == state.view and state.active):
         return state, ()
     if not new_view_is_valid(config, message):
         return state, ()
-    return install_new_view(config, state, message, apply)
+    return install_new_view(config, state, message)
 
 
-def install_new_view(config: ConsensusConfig, state: ReplicaState, message: NewView, apply: BlockApplier) -> Step:
+def install_new_view(config: ConsensusConfig, state: ReplicaState, message: NewView) -> Step:
     """Enter `message.view` and take its proposal for the next height, if it has one."""
     state = replace(state, view=message.view, active=True, slot=None, view_proposals=message.proposals)
     state = forget_view_changes_below(state, message.view + 1)
     state = adopt_stable_checkpoint(state, message.checkpoint)
     votes = votes_for_executed_proposals(config, state, message)
-    state, more = take_next_proposal(config, state, apply)
+    state, more = take_next_proposal(config, state)
     return state, votes + more
 
 
@@ -995,19 +823,18 @@ def commit_certificate_is_valid(config: ConsensusConfig, certificate: CommitCert
 
 
 def on_block_response(
-    config: ConsensusConfig, state: ReplicaState, message: BlockResponse, apply: BlockApplier
-) -> Step:
+    config: ConsensusConfig, state: ReplicaState, message: BlockResponse) -> Step:
     """A quorum's commits, not the responder's word, make the block acceptable."""
     certificate = message.certificate
     if message.requester != state.replica or certificate.height != state.height + 1:
         return state, ()
     if not commit_certificate_is_valid(config, certificate, message.block):
         return state, ()
-    _, receipt = apply(config.chain, state.ledger, message.block)
+    _, receipt = apply_block(config.chain, state.ledger, message.block)
     if receipt.code != ResultCode.OK:
         return state, ()
     votes = votes_for_caught_up_proposal(config, state, certificate)
-    state, outputs = execute(config, replace(state, slot=None), message.block, certificate, apply)
+    state, outputs = execute(config, replace(state, slot=None), message.block, certificate)
     if not state.active:
         # Still waiting for a NEW-VIEW: it may be further behind than anyone told it.
         outputs = outputs + (BlockRequest(state.height + 1, state.replica),)

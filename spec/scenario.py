@@ -18,12 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from spec.codes import ResultCode
 from spec.constants import INITIAL_REPUTATION_BP
-from spec.crypto import public_key_hex, seed_from_text, signed_copy
-from spec.encoding import displayed_state_root
 from spec.invariants import Violation, check_step
-from spec.ledger import BlockReceipt, apply_block, make_header
-from spec.state import Chain, GenesisError, LedgerState, chain_from_genesis, state_from_genesis
-from spec.types import (
+from spec.ledger import apply_block, make_header
+from spec.state import Chain, GenesisError, chain_from_genesis, state_from_genesis
+from spec.wire.records import BlockReceipt, LedgerState
+from spec.wire.signing import public_key_hex, seed_from_text, signed_copy
+from spec.wire.state_root import displayed_state_root
+from spec.wire.types import (
     TRANSACTION_TYPES,
     AnyTransaction,
     Block,

@@ -1,7 +1,7 @@
 """Builders for tests: a fixed genesis, signed transactions, and a ledger harness.
 
 Every transaction is a real wire transaction, signed with Ed25519 over its
-canonical signing message (keys from `spec.crypto.seed_from_text`); every block
+canonical signing message (keys from `spec.wire.signing.seed_from_text`); every block
 header is made by `spec.ledger.make_header` unless a test overrides a field.
 """
 
@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spec.constants import UNITS_PER_ATP
-from spec.crypto import public_key_hex, seed_from_text, signed_copy
-from spec.encoding import state_root
 from spec.invariants import Violation, check_step
-from spec.ledger import BlockReceipt, apply_block, make_header
-from spec.state import Chain, LedgerState, chain_from_genesis, state_from_genesis
-from spec.types import (
+from spec.ledger import apply_block, make_header
+from spec.state import Chain, chain_from_genesis, state_from_genesis
+from spec.wire.records import BlockReceipt, LedgerState
+from spec.wire.signing import public_key_hex, seed_from_text, signed_copy
+from spec.wire.state_root import state_root
+from spec.wire.types import (
     AnyTransaction,
     AtpTransferCommit,
     AtpTransferLock,

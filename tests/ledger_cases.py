@@ -34,8 +34,9 @@ from spec.constants import (
     MAX_TIMESTAMP_MS,
     MAX_UINT64,
 )
-from spec.state import LedgerState, TaskStatus, TransferStatus, state_from_genesis
-from spec.types import (
+from spec.state import state_from_genesis
+from spec.wire.records import LedgerState, TaskStatus, TransferStatus
+from spec.wire.types import (
     AnyTransaction,
     AtpTransferCommit,
     AtpTransferLock,

@@ -3,7 +3,7 @@
 Every string of the spec (agent, platform, transfer or task id, set id, update id,
 hash) is an integer of the encoding (`checker.proofs.ledger_model`), numbered per
 namespace by `Ids`. A `View` is a ledger as plain values over every index in play,
-the same shape whether it comes from a `spec.state.LedgerState` (`spec_view`) or from
+the same shape whether it comes from a `spec.wire.records.LedgerState` (`spec_view`) or from
 a state of the encoding (`encoding_view`), so that the two compare field by field
 (`differences`). `concrete_ledger` makes an encoding state that holds exactly a view,
 and an `Evaluator` evaluates terms over the encoding's symbolic pre-state and
@@ -33,7 +33,7 @@ from checker.proofs.ledger_model import (
     Record,
     symbolic_ledger,
 )
-from spec.state import LedgerState, TransferStatus
+from spec.wire.records import LedgerState, TransferStatus
 
 # --- ids: every string of the spec is an integer of the encoding -----------------------------------
 NAMESPACES = ("agent", "platform", "id", "set", "update", "hash")

@@ -9,7 +9,7 @@ import pytest
 
 import spec.ledger as ledger
 from spec.codes import ResultCode
-from spec.state import LedgerState
+from spec.wire.records import LedgerState
 
 
 def forget_to_unlock(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,18 +12,9 @@ import pytest
 from checker.config import CheckerConfig, ConfigError, load_config
 from checker.model import Model, World, certificate_choices
 from spec.constants import MAX_CLOCK_SKEW_MS
-from spec.encoding import block_hash
-from spec.pbft import (
-    BlockResponse,
-    CheckpointCertificate,
-    Commit,
-    PrePrepare,
-    Timer,
-    TimerFired,
-    ViewChange,
-    new_view_is_valid,
-    view_change_is_valid,
-)
+from spec.pbft import new_view_is_valid, view_change_is_valid
+from spec.wire.encoding import block_hash
+from spec.wire.messages import BlockResponse, CheckpointCertificate, Commit, PrePrepare, Timer, TimerFired, ViewChange
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 THOR, SPROUT, LEGION, NOVA = range(4)

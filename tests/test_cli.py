@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 import spec.ledger as ledger_module
 from fedspec.cli import app
 from spec.codes import CODE_TABLE, ResultCode
-from spec.encoding import state_root
 from spec.scenario import load_and_replay
-from spec.state import LedgerState, SettlementCause, Transfer, TransferStatus
+from spec.wire.records import LedgerState, SettlementCause, Transfer, TransferStatus
+from spec.wire.state_root import state_root
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))

@@ -44,17 +44,18 @@ from spec.invariants import (
     TASK_LOCKS_SETTLED_BY_PROOF_OR_EXPIRY,
     Violation,
 )
-from spec.ledger import BlockReceipt, Settlement
-from spec.state import (
+from spec.wire.records import (
     BalanceSetRecord,
+    BlockReceipt,
     LedgerState,
     ProofRecord,
+    Settlement,
     SettlementCause,
     TaskStatus,
     Transfer,
     TransferStatus,
 )
-from spec.types import AtpTransferCommit, AtpTransferLock, AtpTransferRollback, BalanceSet, Block, ExecutionProof
+from spec.wire.types import AtpTransferCommit, AtpTransferLock, AtpTransferRollback, BalanceSet, Block, ExecutionProof
 
 R = ResultCode
 

@@ -22,27 +22,10 @@ from builders import commit as transfer_commit
 
 import spec.pbft as pbft
 from spec.constants import CHECKPOINT_INTERVAL, MAX_CLOCK_SKEW_MS, WATERMARK_WINDOW
-from spec.encoding import block_hash, state_root
 from spec.ledger import make_header
 from spec.pbft import (
-    BlockRequest,
-    BlockResponse,
-    Checkpoint,
-    CheckpointCertificate,
-    ClientRequest,
-    Commit,
-    CommitCertificate,
     ConsensusConfig,
-    Input,
-    Message,
-    NewView,
-    Prepare,
-    PreparedCertificate,
-    PrePrepare,
     ReplicaState,
-    Timer,
-    TimerFired,
-    ViewChange,
     fault_tolerance,
     genesis_checkpoint,
     initial_replica_state,
@@ -51,8 +34,29 @@ from spec.pbft import (
     quorum_size,
     step,
 )
-from spec.state import LedgerState, chain_from_genesis, state_from_genesis
-from spec.types import AnyTransaction, Block, Genesis
+from spec.state import chain_from_genesis, state_from_genesis
+from spec.wire.encoding import block_hash
+from spec.wire.messages import (
+    BlockRequest,
+    BlockResponse,
+    Checkpoint,
+    CheckpointCertificate,
+    ClientRequest,
+    Commit,
+    CommitCertificate,
+    Input,
+    Message,
+    NewView,
+    Prepare,
+    PreparedCertificate,
+    PrePrepare,
+    Timer,
+    TimerFired,
+    ViewChange,
+)
+from spec.wire.records import LedgerState
+from spec.wire.state_root import state_root
+from spec.wire.types import AnyTransaction, Block, Genesis
 
 # --- the consensus group ----------------------------------------------------------------------
 NOVA = "Nova"

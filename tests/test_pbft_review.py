@@ -53,10 +53,13 @@ from test_pbft import (
 )
 
 import spec.pbft as pbft
+import spec.wire.messages as messages
 from spec.codes import ResultCode
-from spec.encoding import block_hash, state_root, transaction_hash
 from spec.ledger import apply_block
-from spec.pbft import (
+from spec.pbft import ReplicaState, Slot, genesis_checkpoint, initial_replica_state, primary_of
+from spec.state import copy_state
+from spec.wire.encoding import block_hash, transaction_hash
+from spec.wire.messages import (
     BlockRequest,
     BlockResponse,
     Checkpoint,
@@ -69,16 +72,12 @@ from spec.pbft import (
     Prepare,
     PreparedCertificate,
     PrePrepare,
-    ReplicaState,
-    Slot,
     Timer,
     ViewChange,
-    genesis_checkpoint,
-    initial_replica_state,
-    primary_of,
 )
-from spec.state import LedgerState, copy_state
-from spec.types import AnyTransaction, Block
+from spec.wire.records import LedgerState
+from spec.wire.state_root import state_root
+from spec.wire.types import AnyTransaction, Block
 
 GENESIS_CHECKPOINT = genesis_checkpoint(CONFIG)
 N = CONFIG.n
@@ -624,8 +623,8 @@ def test_negative_control_a_new_view_installed_without_its_checkpoint_is_caught(
 ) -> None:
     original = pbft.install_new_view
 
-    def install_keeping_own_checkpoint(config: Any, state: ReplicaState, message: NewView, apply: Any) -> Any:
-        return original(config, state, replace(message, checkpoint=state.stable), apply)
+    def install_keeping_own_checkpoint(config: Any, state: ReplicaState, message: NewView) -> Any:
+        return original(config, state, replace(message, checkpoint=state.stable))
 
     monkeypatch.setattr(pbft, "install_new_view", install_keeping_own_checkpoint)
     with pytest.raises(AssertionError):
@@ -866,8 +865,10 @@ def test_every_message_input_and_state_is_immutable() -> None:
     sets: none may change after it is made. Every field of every one refuses assignment."""
     examples = one_of_each()
     declared = {
-        value for value in vars(pbft).values()
-        if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == pbft.__name__
+        value
+        for module in (pbft, messages)
+        for value in vars(module).values()
+        if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__
     }
     assert set(examples) == declared
     for kind, example in examples.items():

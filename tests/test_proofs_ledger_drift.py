@@ -74,8 +74,9 @@ from checker.proofs import ledger_model as model
 from checker.proofs.ledger import INVARIANTS, finite_sum_facts, transition_step
 from checker.proofs.ledger_model import Encoding, Ledger, Step, code_name, symbolic_ledger
 from spec.codes import ResultCode
-from spec.state import LedgerState, chain_from_genesis, copy_state
-from spec.types import FederationTask
+from spec.state import chain_from_genesis, copy_state
+from spec.wire.records import LedgerState
+from spec.wire.types import FederationTask
 
 R = ResultCode
 

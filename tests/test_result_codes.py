@@ -56,17 +56,11 @@ from spec.constants import (
     MAX_TIMEOUT_MS,
     MAX_TIMESTAMP_MS,
 )
-from spec.encoding import state_root
-from spec.ledger import BlockReceipt, apply_block, make_header
-from spec.state import Chain, LedgerState
-from spec.types import (
-    AnyTransaction,
-    AtpTransferLock,
-    BalanceSet,
-    Block,
-    FederationTask,
-    ReputationUpdate,
-)
+from spec.ledger import apply_block, make_header
+from spec.state import Chain
+from spec.wire.records import BlockReceipt, LedgerState
+from spec.wire.state_root import state_root
+from spec.wire.types import AnyTransaction, AtpTransferLock, BalanceSet, Block, FederationTask, ReputationUpdate
 
 R = ResultCode
 

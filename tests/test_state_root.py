@@ -1,4 +1,4 @@
-"""The state root (`spec.encoding.state_root`): what replicas compare at checkpoints.
+"""The state root (`spec.wire.state_root.state_root`): what replicas compare at checkpoints.
 
 Two ledger states must get the same root exactly when they are the same state.
 These tests pin that from both sides:
@@ -50,12 +50,12 @@ from builders import (
     rollback,
 )
 
-import spec.encoding as encoding
+import spec.wire.state_root as encoding
 from spec.codes import ResultCode
 from spec.constants import MAX_REPUTATION_BP
-from spec.encoding import state_root
 from spec.ledger import validate_static
-from spec.state import (
+from spec.state import copy_state
+from spec.wire.records import (
     Account,
     BalanceSetRecord,
     LedgerState,
@@ -66,9 +66,9 @@ from spec.state import (
     TaskStatus,
     Transfer,
     TransferStatus,
-    copy_state,
 )
-from spec.types import GenesisPlatform
+from spec.wire.state_root import state_root
+from spec.wire.types import GenesisPlatform
 
 R = ResultCode
 
@@ -356,7 +356,7 @@ def test_a_failed_id_counts_in_its_own_set_only() -> None:
 
 # === negative controls: broken encodings the checks above catch ======================================
 def mutated_state_bytes(old: str, new: str) -> Callable[[LedgerState], bytes]:
-    """`spec.encoding.state_bytes` with one piece of its source text replaced."""
+    """`spec.wire.state_root.state_bytes` with one piece of its source text replaced."""
     source = textwrap.dedent(inspect.getsource(encoding.state_bytes))
     assert source.count(old) == 1, f"the mutant's text is not in state_bytes once: {old!r}"
     namespace = dict(vars(encoding))

@@ -69,12 +69,12 @@ from spec.constants import (
     MAX_TIMEOUT_MS,
     MAX_TIMESTAMP_MS,
 )
-from spec.crypto import public_key_hex, seed_from_text, sign_transaction
-from spec.encoding import block_hash
 from spec.invariants import check_step
-from spec.ledger import BlockReceipt
-from spec.state import LedgerState, chain_from_genesis, state_from_genesis
-from spec.types import (
+from spec.state import chain_from_genesis, state_from_genesis
+from spec.wire.encoding import block_hash
+from spec.wire.records import BlockReceipt, LedgerState
+from spec.wire.signing import public_key_hex, seed_from_text, sign_transaction
+from spec.wire.types import (
     TRANSACTION_TYPES,
     AnyTransaction,
     Block,

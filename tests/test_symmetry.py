@@ -18,18 +18,8 @@ from checker.invariants import message_is_valid
 from checker.model import Model, World
 from checker.mutants import SPEC_VARIANTS, installed
 from checker.symmetry import Symmetry, rename_input, rename_message, rename_state
-from spec.pbft import (
-    BlockResponse,
-    CheckpointCertificate,
-    Message,
-    NewView,
-    ReplicaState,
-    Timer,
-    TimerFired,
-    ViewChange,
-    new_view_proposals,
-    step,
-)
+from spec.pbft import ReplicaState, new_view_proposals, step
+from spec.wire.messages import BlockResponse, CheckpointCertificate, Message, NewView, Timer, TimerFired, ViewChange
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 SEEDS = (1, 2, 3)

@@ -1,6 +1,6 @@
 """The ledger's transition relation in z3: `spec/ledger.py`, function by function.
 
-The state is `spec.state.LedgerState` with every dictionary an array indexed by
+The state is `spec.wire.records.LedgerState` with every dictionary an array indexed by
 integers: agents, platforms, transfer and task ids (one namespace, as in the spec),
 balance-set ids, reputation-update ids and hashes are all integers here. A record
 is a z3 datatype with the spec's field names and an `exists` flag (an absent key is
@@ -185,7 +185,7 @@ REPUTATION_RECORD = Record("ReputationRecord", [
 # --- the state ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Ledger:
-    """`spec.state.LedgerState` (height and block hash aside), plus the block phase and two ghosts."""
+    """`spec.wire.records.LedgerState` (height and block hash aside), plus the block phase and two ghosts."""
 
     accounts: z3.ArrayRef
     """agent -> Account"""

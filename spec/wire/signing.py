@@ -1,17 +1,13 @@
 """Ed25519 signatures (PyNaCl) over the canonical, domain-tagged signing messages."""
 
-from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from spec.encoding import consensus_signing_message, sha256, signing_message
-from spec.types import AnyTransaction
-
-if TYPE_CHECKING:
-    # For annotations only: spec.pbft imports spec.ledger, which imports this module.
-    from spec.pbft import Message
+from spec.wire.encoding import sha256, signing_message
+from spec.wire.message_encoding import consensus_signing_message
+from spec.wire.messages import Message
+from spec.wire.types import AnyTransaction
 
 KEY_SEED_DOMAIN = b"fedspec/v1/KEY_SEED\x00"
 
@@ -36,11 +32,8 @@ def sign_message(seed: bytes, message: bytes) -> str:
     return SigningKey(seed).sign(message).signature.hex()
 
 
-@lru_cache(maxsize=65536)
 def verify_message(public_key: str, message: bytes, signature: str) -> bool:
-    """True iff `signature` (hex) is a valid Ed25519 signature of `message`.
-
-    Cached: a signature is checked once however many times a model explores it."""
+    """True iff `signature` (hex) is a valid Ed25519 signature of `message`."""
     try:
         VerifyKey(bytes.fromhex(public_key)).verify(message, bytes.fromhex(signature))
     except (BadSignatureError, ValueError):
@@ -70,12 +63,12 @@ def verify_transaction(public_key: str, chain_id: str, tx: AnyTransaction) -> bo
 # verifies them with verify_consensus_message before spec.pbft sees the signer set.
 
 
-def sign_consensus_message(seed: bytes, chain_id: str, message: "Message") -> str:
+def sign_consensus_message(seed: bytes, chain_id: str, message: Message) -> str:
     """The sender's signature (hex) of a consensus message on chain `chain_id`."""
     return sign_message(seed, consensus_signing_message(chain_id, message))
 
 
-def verify_consensus_message(public_key: str, chain_id: str, message: "Message", signature: str) -> bool:
+def verify_consensus_message(public_key: str, chain_id: str, message: Message, signature: str) -> bool:
     """True iff `signature` is `public_key`'s signature of `message` on chain `chain_id`.
 
     The domain tag of the message's kind is part of what is signed, so a signature
