@@ -48,6 +48,9 @@ Placeholders (each alone on its line):
 * `<!-- fedspec:variants -->`: every broken variant of every proof.
 * `<!-- fedspec:established -->`: each invariant against each method (proof, model
   checker, tests), every reference checked to exist.
+* `<!-- fedspec:diagram WHAT [ARGS] -->`: an inline SVG picture (docs/diagrams.py):
+  `sequence NAME` (the message sequence of `docs/traces/NAME.trace.json`), `transfer` and
+  `task` (their status changes), `parts` (the project's parts and data flows).
 """
 
 import ast
@@ -57,6 +60,7 @@ import inspect
 import json
 import re
 import shlex
+import sys
 import tempfile
 import textwrap
 import typing
@@ -76,6 +80,7 @@ import spec.invariants
 import spec.ledger
 import spec.pbft
 import spec.wire.messages
+import spec.wire.records
 from conformance.generate import consensus_sample_messages
 from fedspec.cli import app
 from spec.codes import CODE_TABLE, PRECEDENCE, ResultCode
@@ -100,6 +105,9 @@ from spec.wire.message_encoding import (
 from spec.wire.types import Transaction
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "docs"))
+import diagrams  # noqa: E402  (docs/diagrams.py, beside this file)
+
 PLACEHOLDER = re.compile(r"^<!-- fedspec:(\w+)(?: (.*?))? -->$", re.MULTILINE)
 
 
@@ -771,6 +779,25 @@ def check_trace(arguments: str) -> str:
     ) + "\n    ```"
 
 
+def diagram(argument: str) -> str:
+    """An inline SVG figure; the blank lines keep Markdown from touching it."""
+    what, _, rest = argument.partition(" ")
+    if what == "sequence" and rest:
+        recorded = ROOT / "docs" / "traces" / f"{rest}.trace.json"
+        if not recorded.exists():
+            raise PluginError(f"fedspec:diagram sequence {rest}: no {recorded.name}: run docs/record_traces.py")
+        figure = diagrams.trace_sequence(json.loads(recorded.read_text(encoding="utf-8")))
+    elif what == "transfer":
+        figure = diagrams.state_diagram(spec.wire.records.TRANSFER_TRANSITIONS, "The status changes of a transfer")
+    elif what == "task":
+        figure = diagrams.state_diagram(spec.wire.records.TASK_TRANSITIONS, "The status changes of a task")
+    elif what == "parts":
+        figure = diagrams.parts_picture()
+    else:
+        raise PluginError(f"fedspec:diagram {argument}: expected sequence CONFIG, transfer, task or parts")
+    return f'\n<div class="fedspec-figure" markdown="0">{figure}</div>\n'
+
+
 def check_example(name: str) -> str:
     """A broken configuration from CHECK_EXAMPLE_FILES, and what `fedspec check` says."""
     text = CHECK_EXAMPLE_FILES[name]
@@ -1066,6 +1093,8 @@ def render(kind: str, argument: str | None) -> str:
         return variants_table()
     if kind == "established":
         return established_table()
+    if kind == "diagram" and argument:
+        return diagram(argument)
     raise ValueError(f"unknown placeholder fedspec:{kind} {argument or ''}")
 
 
