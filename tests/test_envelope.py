@@ -8,6 +8,7 @@ helper monkeypatched) lets the corresponding forged envelope through.
 """
 
 import ast
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -182,6 +183,58 @@ def test_a_primary_in_its_prepares_signs_once_with_its_pre_prepare() -> None:
     assert certificate.pre_prepare.sender in certificate.prepares
     prepares = [o for o in signature_obligations(CHAIN, view_change_with_checkpoint()) if o.place.endswith(".prepares")]
     assert [o.signer for o in prepares] == [1, 2]
+
+
+def belongs(obligation_place: str, list_place: str) -> bool:
+    """An obligation belongs to a signer list at its very place, or, for the view
+    changes of a NEW-VIEW, at one index below it."""
+    return obligation_place == list_place or re.fullmatch(re.escape(list_place) + r"\[\d+\]", obligation_place) is not None
+
+
+def walk_mismatches(message: Message) -> list[str]:
+    """Where the ids checked before encoding (signer_lists) and the signers of the
+    obligations disagree: every obligation's signer must be in a list at or above
+    its place, and every listed id must have an obligation there (a primary listed
+    in its prepares signs with its pre-prepare)."""
+    lists = envelope_module.signer_lists(message)
+    obligations = signature_obligations(CHAIN, message)
+    mismatches = []
+    for obligation in obligations:
+        if not any(
+            belongs(obligation.place, signer_list.place) and obligation.signer in signer_list.signers
+            for signer_list in lists
+        ):
+            mismatches.append(f"obligation {obligation.place} {obligation.signer} is in no list")
+    for signer_list in lists:
+        pre_prepare_place = signer_list.place.removesuffix(".prepares") + ".pre_prepare"
+        for replica in signer_list.signers:
+            if not any(
+                obligation.signer == replica
+                and (belongs(obligation.place, signer_list.place) or obligation.place == pre_prepare_place)
+                for obligation in obligations
+            ):
+                mismatches.append(f"listed {signer_list.place} {replica} has no obligation")
+    return mismatches
+
+
+def test_the_signer_lists_and_the_obligations_walk_the_same_parts() -> None:
+    for message in list(samples().values()) + [view_change_with_checkpoint()]:
+        assert walk_mismatches(message) == [], consensus_kind(message)
+
+
+def test_a_walk_that_skips_a_part_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Negative control: signer lists that forget a view change's checkpoint."""
+    original = envelope_module.view_change_signer_lists
+
+    def without_checkpoint(view_change: ViewChange, place: str) -> tuple[object, ...]:
+        return original(view_change, place)[1:]
+
+    monkeypatch.setattr(envelope_module, "view_change_signer_lists", without_checkpoint)
+    assert walk_mismatches(view_change_with_checkpoint()) == [
+        "obligation VIEW_CHANGE.checkpoint.signers 0 is in no list",
+        "obligation VIEW_CHANGE.checkpoint.signers 1 is in no list",
+        "obligation VIEW_CHANGE.checkpoint.signers 3 is in no list",
+    ]
 
 
 # --- envelope bytes ----------------------------------------------------------------------------------
