@@ -187,9 +187,10 @@ class SignerList:
 
 
 def signer_lists(message: Message) -> tuple[SignerList, ...]:
-    """Every list of signers `message` names, in the order of its obligations: its
-    sender, then what it carries. Read without encoding anything, so that ids
-    outside the group and repeats are refused before any bytes are built."""
+    """Every list of signers `message` names, in field order: its sender, then what
+    it carries (for a NEW-VIEW, its view changes' senders as one list before what
+    each view change carries). Read without encoding anything, so that ids outside
+    the group and repeats are refused before any bytes are built."""
     kind = consensus_kind(message)
     sender = SignerList(kind, ObligationRole.SENDER, (message.sender,))
     if isinstance(message, ViewChange):
