@@ -18,6 +18,9 @@ Placeholders (each alone on its line):
   WHAT is `fields` (how each field kind is encoded), `messages` (one layout table per
   message kind), `certificates` (one per certificate) or `layout KIND` (the signing
   message of that kind's known-answer vector, split into its fields).
+* `<!-- fedspec:envelope WHAT -->`: signed envelopes from `spec.wire.envelope`: WHAT is
+  `refusals` (`ENVELOPE_REFUSALS`, in the order they are checked) or `obligations KIND`
+  (the signature obligations of that kind's sample message, in canonical order).
 * `<!-- fedspec:reputation -->`: `next_reputation` applied to sample inputs.
 * `<!-- fedspec:examples -->`: the shipped scenarios with their descriptions.
 * `<!-- fedspec:run ARGS -->`: the output and exit code of `fedspec ARGS`.
@@ -92,6 +95,7 @@ from spec.wire.encoding import (
     encode_str,
     signing_message,
 )
+from spec.wire.envelope import ENVELOPE_REFUSALS, signature_obligations
 from spec.wire.message_encoding import (
     CERTIFICATE_FIELDS,
     CONSENSUS_FIELD_ENCODINGS,
@@ -360,6 +364,34 @@ def consensus(argument: str) -> str:
     if len(words) == 2 and words[0] == "layout":
         return consensus_layout_table(words[1])
     raise ValueError(f"unknown placeholder fedspec:consensus {argument}")
+
+
+# --- signed envelopes -------------------------------------------------------------------------------
+def envelope_refusal_table() -> str:
+    rows = ["| # | refusal | meaning |", "|--:|---|---|"]
+    for number, (refusal, meaning) in enumerate(ENVELOPE_REFUSALS.items(), start=1):
+        rows.append(f"| {number} | `{refusal.value}` | {cell(meaning)} |")
+    return "\n".join(rows)
+
+
+def envelope_obligation_table(kind: str) -> str:
+    """The obligations of the kind's sample message, each with the kind of vote it signs
+    (read from the domain tag that starts its signing message)."""
+    message = next(m for m in consensus_sample_messages() if consensus_kind(m) == kind)
+    rows = ["| # | role | where | signer | signs |", "|--:|---|---|--:|---|"]
+    for number, obligation in enumerate(signature_obligations("chain", message), start=1):
+        tag = obligation.signing_message.split(b"\x00", 1)[0].decode("ascii")
+        rows.append(f"| {number} | {obligation.role.value} | `{obligation.place}` | {obligation.signer} | `{tag.removeprefix('fedspec/v1/')}` |")
+    return "\n".join(rows)
+
+
+def envelope(argument: str) -> str:
+    words = argument.split()
+    if words == ["refusals"]:
+        return envelope_refusal_table()
+    if len(words) == 2 and words[0] == "obligations":
+        return envelope_obligation_table(words[1])
+    raise ValueError(f"unknown placeholder fedspec:envelope {argument}")
 
 
 # --- the reputation rule ---------------------------------------------------------------------------
@@ -1050,6 +1082,8 @@ def render(kind: str, argument: str | None) -> str:
         return layout_table(argument)
     if kind == "consensus" and argument:
         return consensus(argument)
+    if kind == "envelope" and argument:
+        return envelope(argument)
     if kind == "reputation":
         return reputation_table()
     if kind == "examples":
