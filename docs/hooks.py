@@ -79,6 +79,7 @@ import spec.wire.messages
 from conformance.generate import consensus_sample_messages
 from fedspec.cli import app
 from spec.codes import CODE_TABLE, PRECEDENCE, ResultCode
+from spec.scenario import load_and_replay
 from spec.wire.encoding import (
     SIGNED_FIELDS,
     TRANSACTION_TYPE_CODES,
@@ -87,6 +88,7 @@ from spec.wire.encoding import (
     encode_str,
     signing_message,
 )
+from spec.wire.json_form import INPUT_TAGS, JSON_KINDS, JsonFormError, from_json, json_fields, to_json
 from spec.wire.message_encoding import (
     CERTIFICATE_FIELDS,
     CONSENSUS_FIELD_ENCODINGS,
@@ -692,10 +694,73 @@ def trace_message_table() -> str:
     samples.append(spec.wire.messages.TimerFired(spec.wire.messages.Timer.VIEW_CHANGE, 0))
     rows = ["| `type` | class | keys, in order |", "|---|---|---|"]
     for sample in samples:
-        data = checker.trace.message_json(sample)
+        data = to_json(sample)
         name = type(sample).__name__
         keys = ", ".join(f"`{key}`" for key in data if key != "type")
         rows.append(f"| `{data['type']}` | [`{name}`][spec.wire.messages.{name}] | {keys} |")
+    return "\n".join(rows)
+
+
+# --- JSON forms ------------------------------------------------------------------------------------------
+def json_form_keys(kind: type) -> list[str]:
+    """The keys of a kind's JSON form, in order, read from the class as spec.wire.json_form does."""
+    if issubclass(kind, BaseModel):
+        return list(kind.model_fields)
+    tag = ["type"] if kind in INPUT_TAGS else []
+    return tag + [field.name for field in json_fields(kind)]
+
+
+def json_forms_table() -> str:
+    """Every kind with a JSON form: its class, its `type` (inputs only) and its keys."""
+    rows = ["| kind | `type` | keys, in order |", "|---|---|---|"]
+    for kind in JSON_KINDS:
+        tag = f"`{INPUT_TAGS[kind]}`" if kind in INPUT_TAGS else ""
+        keys = ", ".join(f"`{key}`" for key in json_form_keys(kind))
+        rows.append(f"| `{kind.__module__}.{kind.__name__}` | {tag} | {keys} |")
+    return "\n".join(rows)
+
+
+def json_form_example(argument: str) -> str:
+    """The JSON form of a sample: a consensus vector message by kind (shown open), or
+    the last receipt or the final state of replaying a shipped example (folded)."""
+    what, name = argument.split()
+    if what == "message":
+        message = next(m for m in consensus_sample_messages() if consensus_kind(m) == name)
+        return "```json\n" + json.dumps(to_json(message), indent=2) + "\n```"
+    result = load_and_replay((ROOT / name).read_text(encoding="utf-8"))
+    if what == "state":
+        title, value = f"The final LedgerState of replaying {name}", to_json(result.final)
+    elif what == "receipt":
+        title, value = f"The BlockReceipt of the last block of {name}", to_json(result.blocks[-1].receipt)
+    else:
+        raise ValueError(f"unknown placeholder fedspec:json_form {argument}")
+    body = textwrap.indent("```json\n" + json.dumps(value, indent=2) + "\n```", "    ")
+    return f'??? example "{title}"\n\n{body}'
+
+
+JSON_FORM_ERRORS: tuple[tuple[str, type, str, object], ...] = (
+    ("a negative view", spec.wire.messages.Prepare, "view", -1),
+    ("a digest in capitals", spec.wire.messages.Prepare, "digest", "AB" * 32),
+    ("a key the class has not", spec.wire.messages.Prepare, "signature", "00"),
+    ("a signer set out of order", spec.wire.messages.CommitCertificate, "commits", [2, 0, 1]),
+)
+"""Malformed forms the types page shows being refused: one field of a sample changed."""
+
+
+def json_form_errors_table() -> str:
+    """What `from_json` says of each malformed form of JSON_FORM_ERRORS, computed."""
+    samples: dict[type, object] = {spec.wire.messages.Prepare: consensus_sample_messages()[1]}
+    response = next(m for m in consensus_sample_messages() if isinstance(m, spec.wire.messages.BlockResponse))
+    samples[spec.wire.messages.CommitCertificate] = response.certificate
+    rows = ["| the JSON has | `JsonFormError` |", "|---|---|"]
+    for case, kind, key, value in JSON_FORM_ERRORS:
+        data = {**to_json(samples[kind]), key: value}
+        try:
+            from_json(kind, data)
+        except JsonFormError as error:
+            rows.append(f"| {case} | `{cell(str(error))}` |")
+            continue
+        raise ValueError(f"types.md: {case} was not refused")
     return "\n".join(rows)
 
 
@@ -1017,6 +1082,12 @@ def render(kind: str, argument: str | None) -> str:
         return shipped_configs_table(argument)
     if kind == "trace_messages":
         return trace_message_table()
+    if kind == "json_forms":
+        return json_forms_table()
+    if kind == "json_form" and argument:
+        return json_form_example(argument)
+    if kind == "json_form_errors":
+        return json_form_errors_table()
     if kind == "check" and argument:
         return check_output(argument)
     if kind == "check_trace" and argument:
