@@ -22,6 +22,13 @@ digits where the consensus encoding has a hash, sets strictly ascending (so an
 object has one form, not several). Anything else is a `JsonFormError` naming the
 place and the reason, never a traceback.
 
+Why not pydantic's `TypeAdapter` for the dataclasses too: it writes fields the
+constructor does not take (a cache), writes sets in iteration order (for strings,
+a different order in every process), and reads unknown keys, negative integers and
+repeated set members without complaint, and a bad transaction inside a
+`ClientRequest` as one error per transaction type. The dataclass forms here are
+derived from the same annotations it would use.
+
 JSON text is for transport and for people; what is signed and hashed is the
 canonical encoding (`spec.wire.encoding`, `spec.wire.message_encoding`).
 """
