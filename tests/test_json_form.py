@@ -372,6 +372,9 @@ def test_inputs_are_told_apart_by_their_type() -> None:
         input_from_json({**sample(Prepare), "type": "PREPAR"})
     assert (caught.value.path, caught.value.reason) == ("input.type", JsonFormReason.UNKNOWN_TYPE)
     with pytest.raises(JsonFormError) as caught:
+        input_from_json({**sample(Prepare), "view": -1})
+    assert (caught.value.path, caught.value.reason) == ("Prepare.view", JsonFormReason.OUT_OF_RANGE)
+    with pytest.raises(JsonFormError) as caught:
         input_from_json([])
     assert caught.value.reason == JsonFormReason.WRONG_TYPE
     with pytest.raises(JsonFormError) as caught:

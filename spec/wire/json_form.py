@@ -221,7 +221,7 @@ def input_from_json(data: JsonValue) -> Input:
     kinds = {name: kind for kind, name in INPUT_TAGS.items()}
     if not isinstance(tag, str) or tag not in kinds:
         raise JsonFormError(f"input.{TAG_KEY}", JsonFormReason.UNKNOWN_TYPE, f"{tag!r} is none of {sorted(kinds)}")
-    event: Input = read_dataclass(kinds[tag], data, tag)
+    event: Input = read_dataclass(kinds[tag], data, kinds[tag].__name__)
     return event
 
 
