@@ -9,7 +9,9 @@ so the trace speaks of the replicas of the configuration.
 
 The JSON form (`format: fedspec-trace/1`) lists, per step, the replica, each input
 it was given and the outputs that input produced, so an implementation can be
-driven through the same inputs and compared output by output.
+driven through the same inputs and compared output by output. Inputs, messages
+and the genesis are in their one JSON form (`spec.wire.json_form`), read back by
+`spec.wire.json_form.input_from_json`.
 """
 
 import json
@@ -22,25 +24,21 @@ from checker.invariants import ChainChecks, Finding, SentMessageChecks, check_wo
 from checker.model import Action, Model, World
 from checker.symmetry import Renaming, compose, invert, rename_action
 from spec.pbft import ReplicaState
+from spec.wire.json_form import to_json
 from spec.wire.messages import (
     BlockRequest,
     BlockResponse,
     Checkpoint,
-    CheckpointCertificate,
     ClientRequest,
     Commit,
-    CommitCertificate,
     Input,
     Message,
     NewView,
     Prepare,
-    PreparedCertificate,
     PrePrepare,
-    Timer,
     TimerFired,
     ViewChange,
 )
-from spec.wire.types import Block, Transaction
 
 TRACE_FORMAT = "fedspec-trace/1"
 
@@ -200,137 +198,18 @@ def render(config: CheckerConfig, trace: Trace, finding: Finding) -> str:
     return "\n".join(lines)
 
 
-# --- JSON -----------------------------------------------------------------------------------------
-def block_json(block: Block) -> dict[str, Any]:
-    data: dict[str, Any] = block.model_dump(mode="json")
-    return data
-
-
-def prepared_json(certificate: PreparedCertificate) -> dict[str, Any]:
-    return {"pre_prepare": message_json(certificate.pre_prepare), "prepares": sorted(certificate.prepares)}
-
-
-def checkpoint_certificate_json(certificate: CheckpointCertificate) -> dict[str, Any]:
-    return {"height": certificate.height, "state_root": certificate.state_root, "signers": sorted(certificate.signers)}
-
-
-def message_json(event: Input) -> dict[str, Any]:
-    """A message or input as JSON. Replicas are named by their index in the genesis
-    platform list."""
-    if isinstance(event, ClientRequest):
-        return {"type": "CLIENT_REQUEST", "transactions": [tx.model_dump(mode="json") for tx in event.transactions]}
-    if isinstance(event, TimerFired):
-        return {"type": "TIMER", "timer": event.timer.value, "now_ms": event.now_ms}
-    if isinstance(event, PrePrepare):
-        return {
-            "type": "PRE_PREPARE",
-            "view": event.view,
-            "height": event.height,
-            "digest": event.digest,
-            "block": block_json(event.block),
-            "sender": event.sender,
-        }
-    if isinstance(event, (Prepare, Commit)):
-        kind = "PREPARE" if isinstance(event, Prepare) else "COMMIT"
-        return {"type": kind, "view": event.view, "height": event.height, "digest": event.digest, "sender": event.sender}
-    if isinstance(event, Checkpoint):
-        return {"type": "CHECKPOINT", "height": event.height, "state_root": event.state_root, "sender": event.sender}
-    if isinstance(event, ViewChange):
-        return {
-            "type": "VIEW_CHANGE",
-            "new_view": event.new_view,
-            "checkpoint": checkpoint_certificate_json(event.checkpoint),
-            "prepared": [prepared_json(c) for c in event.prepared],
-            "sender": event.sender,
-        }
-    if isinstance(event, NewView):
-        return {
-            "type": "NEW_VIEW",
-            "view": event.view,
-            "view_changes": [message_json(v) for v in event.view_changes],
-            "checkpoint": checkpoint_certificate_json(event.checkpoint),
-            "proposals": [message_json(p) for p in event.proposals],
-            "sender": event.sender,
-        }
-    if isinstance(event, BlockRequest):
-        return {"type": "BLOCK_REQUEST", "height": event.height, "sender": event.sender}
-    assert isinstance(event, BlockResponse)
-    certificate = event.certificate
-    return {
-        "type": "BLOCK_RESPONSE",
-        "block": block_json(event.block),
-        "certificate": {
-            "view": certificate.view,
-            "height": certificate.height,
-            "digest": certificate.digest,
-            "commits": sorted(certificate.commits),
-        },
-        "requester": event.requester,
-        "sender": event.sender,
-    }
-
-
-def input_from_json(data: dict[str, Any]) -> Input:
-    """The inverse of `message_json` (used to replay exported traces)."""
-    from pydantic import TypeAdapter
-
-    kind = data["type"]
-    if kind == "CLIENT_REQUEST":
-        adapter: TypeAdapter[Any] = TypeAdapter(Transaction)
-        return ClientRequest(tuple(adapter.validate_json(json.dumps(tx)) for tx in data["transactions"]))
-    if kind == "TIMER":
-        return TimerFired(Timer(data["timer"]), data["now_ms"])
-    if kind == "PRE_PREPARE":
-        block = Block.model_validate_json(json.dumps(data["block"]))
-        return PrePrepare(data["view"], data["height"], data["digest"], block, data["sender"])
-    if kind == "PREPARE":
-        return Prepare(data["view"], data["height"], data["digest"], data["sender"])
-    if kind == "COMMIT":
-        return Commit(data["view"], data["height"], data["digest"], data["sender"])
-    if kind == "CHECKPOINT":
-        return Checkpoint(data["height"], data["state_root"], data["sender"])
-    if kind == "VIEW_CHANGE":
-        return view_change_from_json(data)
-    if kind == "NEW_VIEW":
-        changes = tuple(view_change_from_json(v) for v in data["view_changes"])
-        proposals = tuple(input_from_json(p) for p in data["proposals"])
-        assert all(isinstance(p, PrePrepare) for p in proposals)
-        return NewView(
-            data["view"], changes, checkpoint_certificate_from_json(data["checkpoint"]), proposals, data["sender"]  # type: ignore[arg-type]
-        )
-    if kind == "BLOCK_REQUEST":
-        return BlockRequest(data["height"], data["sender"])
-    if kind == "BLOCK_RESPONSE":
-        raw = data["certificate"]
-        certificate = CommitCertificate(raw["view"], raw["height"], raw["digest"], frozenset(raw["commits"]))
-        return BlockResponse(
-            Block.model_validate_json(json.dumps(data["block"])), certificate, data["requester"], data["sender"]
-        )
-    raise ValueError(f"unknown message type {kind!r}")
-
-
-def checkpoint_certificate_from_json(data: dict[str, Any]) -> CheckpointCertificate:
-    return CheckpointCertificate(data["height"], data["state_root"], frozenset(data["signers"]))
-
-
-def view_change_from_json(data: dict[str, Any]) -> ViewChange:
-    prepared = []
-    for raw in data["prepared"]:
-        pre_prepare = input_from_json(raw["pre_prepare"])
-        assert isinstance(pre_prepare, PrePrepare)
-        prepared.append(PreparedCertificate(pre_prepare, frozenset(raw["prepares"])))
-    return ViewChange(data["new_view"], checkpoint_certificate_from_json(data["checkpoint"]), tuple(prepared), data["sender"])
-
-
-def replica_json(state: ReplicaState) -> dict[str, Any]:
+# --- JSON ---------------------------------------------------------------------------------------
+def replica_summary(state: ReplicaState) -> dict[str, Any]:
+    """What a trace shows of a replica after each step: a summary, not the replica's
+    whole state (which is not a wire object and has no JSON form)."""
     slot = None
     if state.slot is not None:
         slot = {
             "view": state.slot.pre_prepare.view,
             "height": state.slot.pre_prepare.height,
             "digest": state.slot.pre_prepare.digest,
-            "prepares": sorted(state.slot.prepares),
-            "commits": sorted(state.slot.commits),
+            "prepares": to_json(state.slot.prepares),
+            "commits": to_json(state.slot.commits),
         }
     return {
         "view": state.view,
@@ -349,16 +228,16 @@ def trace_json(config: CheckerConfig, trace: Trace, finding: Finding) -> dict[st
         action = step.action
         row: dict[str, Any] = {"step": step.number, "kind": action.kind, "replica": action.replica}
         if action.kind == "byzantine":
-            row["sends"] = message_json(action.inputs[0])
+            row["sends"] = to_json(action.inputs[0])
         elif action.kind == "crash":
             pass  # the replica stops: nothing is sent or received
         else:
             row["inputs"] = [
-                {"input": message_json(event), "outputs": [message_json(m) for m in outputs]}
+                {"input": to_json(event), "outputs": [to_json(m) for m in outputs]}
                 for event, _, outputs in step.results
             ]
         row["after"] = {
-            str(index): replica_json(state) for index, state in enumerate(step.world.replicas) if state is not None
+            str(index): replica_summary(state) for index, state in enumerate(step.world.replicas) if state is not None
         }
         step_rows.append(row)
     return {
@@ -376,21 +255,21 @@ def trace_json(config: CheckerConfig, trace: Trace, finding: Finding) -> dict[st
             "clocks_ms": {str(index): config.start_clock(index) for index in config.correct},
             "mutant": config.mutant,
         },
-        "genesis": config.genesis.model_dump(mode="json"),
+        "genesis": to_json(config.genesis),
         "property": finding.property,
         "detail": finding.detail,
         "initial": {
             "replicas": {
                 str(index): {
                     "inputs": [
-                        {"input": message_json(event), "outputs": [message_json(m) for m in outputs]}
+                        {"input": to_json(event), "outputs": [to_json(m) for m in outputs]}
                         for event, outputs in trace.initial_results.get(index, [])
                     ]
                 }
                 for index, state in enumerate(initial.replicas)
                 if state is not None
             },
-            "network": [message_json(m) for m in sorted(initial.messages, key=repr)],
+            "network": [to_json(m) for m in sorted(initial.messages, key=repr)],
         },
         "steps": step_rows,
     }

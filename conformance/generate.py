@@ -23,13 +23,8 @@ from spec.wire.encoding import (
     transaction_hash,
     transaction_root,
 )
-from spec.wire.message_encoding import (
-    CERTIFICATE_FIELDS,
-    CONSENSUS_FIELDS,
-    ConsensusFieldKind,
-    consensus_kind,
-    consensus_signing_message,
-)
+from spec.wire.json_form import to_json
+from spec.wire.message_encoding import consensus_kind, consensus_signing_message
 from spec.wire.messages import (
     BlockRequest,
     BlockResponse,
@@ -136,7 +131,7 @@ def encoding_vectors() -> dict[str, Any]:
         transactions.append({
             "type": tx.type,
             "signer": signer,
-            "json": tx.model_dump(mode="json"),
+            "json": to_json(tx),
             "signing_message": signing_message(VECTOR_CHAIN_ID, tx).hex(),
             "signature": tx.signature,
             "transaction_bytes": transaction_bytes(tx).hex(),
@@ -151,7 +146,7 @@ def encoding_vectors() -> dict[str, Any]:
         "keys": keys,
         "transactions": transactions,
         "block": {
-            "json": block.model_dump(mode="json"),
+            "json": to_json(block),
             "transaction_root": header.transaction_root,
             "header_bytes": header_bytes(header).hex(),
             "block_hash": block_hash(header),
@@ -213,34 +208,10 @@ def consensus_sample_messages() -> list[Message]:
     ]
 
 
-def consensus_field_json(value: Any, kind: ConsensusFieldKind) -> Any:
-    """A readable JSON form of one consensus field (not a normative wire format)."""
-    if kind in ("u16", "u64", "hash"):
-        return value
-    if kind == "block":
-        return value.model_dump(mode="json")
-    if kind == "replicas":
-        return sorted(value)
-    if kind == "pre_prepare":
-        return fields_json(value, CONSENSUS_FIELDS["PRE_PREPARE"])
-    if kind == "checkpoint_certificate":
-        return fields_json(value, CERTIFICATE_FIELDS[CheckpointCertificate])
-    if kind == "commit_certificate":
-        return fields_json(value, CERTIFICATE_FIELDS[CommitCertificate])
-    if kind == "pre_prepares":
-        return [fields_json(item, CONSENSUS_FIELDS["PRE_PREPARE"]) for item in value]
-    if kind == "prepared_certificates":
-        return [fields_json(item, CERTIFICATE_FIELDS[PreparedCertificate]) for item in value]
-    return [fields_json(item, CONSENSUS_FIELDS["VIEW_CHANGE"]) for item in value]
-
-
-def fields_json(value: Any, fields: tuple[tuple[str, ConsensusFieldKind], ...]) -> dict[str, Any]:
-    return {name: consensus_field_json(getattr(value, name), kind) for name, kind in fields}
-
-
 def consensus_vectors() -> dict[str, Any]:
-    """Known-answer vectors for consensus messages: for each kind, its fields, the
-    signing message, its SHA-256, and the sender's signature and public key."""
+    """Known-answer vectors for consensus messages: for each kind, its JSON form
+    (`spec.wire.json_form`), the signing message, its SHA-256, and the sender's
+    signature and public key."""
     keys = {name: {"seed_text": "fedspec test vector " + name, "seed": vector_seed(name).hex(),
                    "public_key": public_key_hex(vector_seed(name))} for name in CONSENSUS_REPLICAS}
     genesis = vector_genesis()
@@ -253,7 +224,7 @@ def consensus_vectors() -> dict[str, Any]:
             "kind": kind,
             "class": type(message).__name__,
             "signer": signer,
-            "fields": fields_json(message, CONSENSUS_FIELDS[kind]),
+            "json": to_json(message),
             "signing_message": signing.hex(),
             "sha256": sha256(signing).hex(),
             "public_key": keys[signer]["public_key"],
@@ -266,7 +237,7 @@ def consensus_vectors() -> dict[str, Any]:
         "note": CONSENSUS_NOTE,
         "replicas": list(CONSENSUS_REPLICAS),
         "keys": keys,
-        "genesis": genesis.model_dump(mode="json"),
+        "genesis": to_json(genesis),
         "genesis_state_root": state_root(state_from_genesis(genesis)),
         "messages": messages,
     }

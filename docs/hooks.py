@@ -71,7 +71,7 @@ from pathlib import Path
 from typing import Any
 
 from mkdocs.exceptions import PluginError
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 from typer.testing import CliRunner
 
 import checker.config
@@ -87,6 +87,7 @@ import spec.wire.records
 from conformance.generate import consensus_sample_messages
 from fedspec.cli import app
 from spec.codes import CODE_TABLE, PRECEDENCE, ResultCode
+from spec.scenario import load_and_replay
 from spec.wire.encoding import (
     SIGNED_FIELDS,
     TRANSACTION_TYPE_CODES,
@@ -96,6 +97,15 @@ from spec.wire.encoding import (
     signing_message,
 )
 from spec.wire.envelope import ENVELOPE_REFUSALS, signature_obligations
+from spec.wire.json_form import (
+    INPUT_TAGS,
+    JSON_KINDS,
+    JsonFormError,
+    from_json,
+    json_fields,
+    to_json,
+    transaction_from_json,
+)
 from spec.wire.message_encoding import (
     CERTIFICATE_FIELDS,
     CONSENSUS_FIELD_ENCODINGS,
@@ -106,7 +116,6 @@ from spec.wire.message_encoding import (
     consensus_signing_message,
     encode_consensus_field,
 )
-from spec.wire.types import Transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "docs"))
@@ -272,7 +281,7 @@ def wire_json(tx_type: str) -> str:
 def layout_table(tx_type: str) -> str:
     """The vector's signing message, field by field; fails if the pieces do not add up."""
     chain_id, entry = vector(tx_type)
-    tx = TypeAdapter(Transaction).validate_python(entry["json"])
+    tx = transaction_from_json(entry["json"])
     pieces = [("domain tag", "tag", repr(f"fedspec/v1/{tx_type}") + " + 0x00", domain_tag(tx_type))]
     pieces.append(("chain id", "str", repr(chain_id), encode_str(chain_id)))
     for name, kind in SIGNED_FIELDS[tx_type]:
@@ -732,10 +741,73 @@ def trace_message_table() -> str:
     samples.append(spec.wire.messages.TimerFired(spec.wire.messages.Timer.VIEW_CHANGE, 0))
     rows = ["| `type` | class | keys, in order |", "|---|---|---|"]
     for sample in samples:
-        data = checker.trace.message_json(sample)
+        data = to_json(sample)
         name = type(sample).__name__
         keys = ", ".join(f"`{key}`" for key in data if key != "type")
         rows.append(f"| `{data['type']}` | [`{name}`][spec.wire.messages.{name}] | {keys} |")
+    return "\n".join(rows)
+
+
+# --- JSON forms ------------------------------------------------------------------------------------------
+def json_form_keys(kind: type) -> list[str]:
+    """The keys of a kind's JSON form, in order, read from the class as spec.wire.json_form does."""
+    if issubclass(kind, BaseModel):
+        return list(kind.model_fields)
+    tag = ["type"] if kind in INPUT_TAGS else []
+    return tag + [field.name for field in json_fields(kind)]
+
+
+def json_forms_table() -> str:
+    """Every kind with a JSON form: its class, its `type` (inputs only) and its keys."""
+    rows = ["| kind | `type` | keys, in order |", "|---|---|---|"]
+    for kind in JSON_KINDS:
+        tag = f"`{INPUT_TAGS[kind]}`" if kind in INPUT_TAGS else ""
+        keys = ", ".join(f"`{key}`" for key in json_form_keys(kind))
+        rows.append(f"| `{kind.__module__}.{kind.__name__}` | {tag} | {keys} |")
+    return "\n".join(rows)
+
+
+def json_form_example(argument: str) -> str:
+    """The JSON form of a sample: a consensus vector message by kind (shown open), or
+    the last receipt or the final state of replaying a shipped example (folded)."""
+    what, name = argument.split()
+    if what == "message":
+        message = next(m for m in consensus_sample_messages() if consensus_kind(m) == name)
+        return "```json\n" + json.dumps(to_json(message), indent=2) + "\n```"
+    result = load_and_replay((ROOT / name).read_text(encoding="utf-8"))
+    if what == "state":
+        title, value = f"The final LedgerState of replaying {name}", to_json(result.final)
+    elif what == "receipt":
+        title, value = f"The BlockReceipt of the last block of {name}", to_json(result.blocks[-1].receipt)
+    else:
+        raise ValueError(f"unknown placeholder fedspec:json_form {argument}")
+    body = textwrap.indent("```json\n" + json.dumps(value, indent=2) + "\n```", "    ")
+    return f'??? example "{title}"\n\n{body}'
+
+
+JSON_FORM_ERRORS: tuple[tuple[str, type, str, object], ...] = (
+    ("a negative view", spec.wire.messages.Prepare, "view", -1),
+    ("a digest in capitals", spec.wire.messages.Prepare, "digest", "AB" * 32),
+    ("a key the class has not", spec.wire.messages.Prepare, "signature", "00"),
+    ("a signer set out of order", spec.wire.messages.CommitCertificate, "commits", [2, 0, 1]),
+)
+"""Malformed forms the types page shows being refused: one field of a sample changed."""
+
+
+def json_form_errors_table() -> str:
+    """What `from_json` says of each malformed form of JSON_FORM_ERRORS, computed."""
+    samples: dict[type, object] = {spec.wire.messages.Prepare: consensus_sample_messages()[1]}
+    response = next(m for m in consensus_sample_messages() if isinstance(m, spec.wire.messages.BlockResponse))
+    samples[spec.wire.messages.CommitCertificate] = response.certificate
+    rows = ["| the JSON has | `JsonFormError` |", "|---|---|"]
+    for case, kind, key, value in JSON_FORM_ERRORS:
+        data = {**to_json(samples[kind]), key: value}
+        try:
+            from_json(kind, data)
+        except JsonFormError as error:
+            rows.append(f"| {case} | `{cell(str(error))}` |")
+            continue
+        raise ValueError(f"types.md: {case} was not refused")
     return "\n".join(rows)
 
 
@@ -1103,6 +1175,12 @@ def render(kind: str, argument: str | None) -> str:
         return shipped_configs_table(argument)
     if kind == "trace_messages":
         return trace_message_table()
+    if kind == "json_forms":
+        return json_forms_table()
+    if kind == "json_form" and argument:
+        return json_form_example(argument)
+    if kind == "json_form_errors":
+        return json_form_errors_table()
     if kind == "check" and argument:
         return check_output(argument)
     if kind == "check_trace" and argument:

@@ -19,7 +19,7 @@ from rich.table import Table
 from spec.codes import CODE_TABLE
 from spec.constants import UNITS_PER_ATP
 from spec.scenario import ReplayResult, ScenarioError, load_and_replay
-from spec.wire.records import BlockReceipt, LedgerState, Settlement
+from spec.wire.json_form import to_json
 from spec.wire.state_root import displayed_state_root
 
 EXIT_OK = 0
@@ -59,83 +59,23 @@ def read_text(path: Path) -> str:
 
 
 # --- JSON views -------------------------------------------------------------------------------
-def settlement_json(settlement: Settlement) -> dict[str, str]:
-    return {
-        "transfer_id": settlement.transfer_id,
-        "outcome": settlement.outcome.value,
-        "cause": settlement.cause.value,
-    }
-
-
-def receipt_json(receipt: BlockReceipt) -> dict[str, Any]:
-    return {
-        "height": receipt.height,
-        "block_hash": receipt.block_hash,
-        "code": receipt.code.value,
-        "invalid_index": receipt.invalid_index,
-        "invalid_code": None if receipt.invalid_code is None else receipt.invalid_code.value,
-        "expiries": [settlement_json(s) for s in receipt.expiries],
-        "transactions": [
-            {
-                "index": tx.index,
-                "type": tx.type,
-                "code": tx.code.value,
-                "settlements": [settlement_json(s) for s in tx.settlements],
-            }
-            for tx in receipt.transactions
-        ],
-    }
-
-
-def state_json(state: LedgerState) -> dict[str, Any]:
-    return {
-        "height": state.height,
-        "timestamp_ms": state.last_timestamp_ms,
-        "state_root": displayed_state_root(state),
-        "accounts": {
-            agent: {"platform": a.platform, "total": a.total, "locked": a.locked, "available": a.available}
-            for agent, a in sorted(state.accounts.items())
-        },
-        "transfers": {
-            tid: {
-                "status": t.status.value,
-                "amount": t.amount,
-                "source_agent": t.source_agent,
-                "dest_agent": t.dest_agent,
-                "expires_at_ms": t.expires_at_ms,
-                "task_linked": t.task_linked,
-                "settled_by": None if t.settled_by is None else t.settled_by.value,
-            }
-            for tid, t in sorted(state.transfers.items())
-        },
-        "tasks": {
-            tid: {
-                "status": k.status.value,
-                "cost": k.cost,
-                "quality_threshold_bp": k.quality_threshold_bp,
-                "deadline_ms": k.deadline_ms,
-                "settled_quality_bp": k.settled_quality_bp,
-                "reputation_update_id": k.reputation_update_id,
-            }
-            for tid, k in sorted(state.tasks.items())
-        },
-        "reputations": dict(sorted(state.reputations.items())),
-    }
-
-
-def replay_json(result: ReplayResult) -> dict[str, Any]:
+def replay_document(result: ReplayResult) -> dict[str, Any]:
+    """What `ledger replay --json` prints: each block's receipt and the final state in
+    their one JSON form (`spec.wire.json_form`), with the replay's own findings beside them."""
     blocks = []
     for outcome in result.blocks:
-        entry = receipt_json(outcome.receipt)
-        entry["timestamp_ms"] = outcome.block.header.timestamp_ms
-        entry["state_root"] = outcome.state_root
-        entry["violations"] = [{"invariant": v.invariant, "message": v.message} for v in outcome.violations]
-        blocks.append(entry)
+        blocks.append({
+            "receipt": to_json(outcome.receipt),
+            "timestamp_ms": outcome.block.header.timestamp_ms,
+            "state_root": outcome.state_root,
+            "violations": [{"invariant": v.invariant, "message": v.message} for v in outcome.violations],
+        })
     return {
         "scenario": result.scenario.name,
         "ok": result.ok,
         "blocks": blocks,
-        "final": state_json(result.final),
+        "final": to_json(result.final),
+        "final_state_root": displayed_state_root(result.final),
         "violations": [
             {"block": number, "invariant": v.invariant, "message": v.message} for number, v in result.violations
         ],
@@ -223,7 +163,7 @@ def ledger_replay(
         except typer.Exit:
             unreadable = True
     if as_json:
-        views = [replay_json(result) for result in results]
+        views = [replay_document(result) for result in results]
         sys.stdout.write(json.dumps(views[0] if len(scenarios) == 1 and views else views, indent=2) + "\n")
     else:
         for number, result in enumerate(results):

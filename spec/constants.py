@@ -68,6 +68,9 @@ MAX_BLOCK_TRANSACTIONS: Final = 1_000
 MAX_UINT64: Final = 2**64 - 1
 """Every integer field on the wire is an unsigned 64-bit integer."""
 
+MAX_UINT16: Final = 2**16 - 1
+"""Replica ids in consensus messages are unsigned 16-bit integers (at most 65,536 replicas)."""
+
 # --- identifiers -----------------------------------------------------------------
 ID_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,64}$"
 PLATFORM_PATTERN: Final = r"^[A-Za-z0-9_-]{1,32}$"

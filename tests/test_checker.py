@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 from checker.config import ConfigError, load_config
 from checker.explore import explore
 from checker.model import Model
-from checker.trace import input_from_json, message_json, replay, trace_json
+from checker.trace import TRACE_FORMAT, replay, trace_json
 from fedspec.cli import app
 from spec.pbft import initial_replica_state
+from spec.wire.json_form import input_from_json, to_json
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -67,13 +68,13 @@ def assert_trace_replays(data: dict, name: str) -> None:
     `Model.step`: the spec's step, or the configuration's mutant of it.)"""
     config = load_config(CONFIGS / name)
     model = Model(config)
-    assert data["format"] == "fedspec-trace/1"
+    assert data["format"] == TRACE_FORMAT == "fedspec-trace/1"
     states = {}
     for index in config.correct:
         states[index] = initial_replica_state(config.consensus, index, config.start_clock(index))
         for item in data["initial"]["replicas"][str(index)]["inputs"]:
             states[index], outputs = model.step(index, states[index], input_from_json(item["input"]))
-            assert [message_json(m) for m in outputs] == item["outputs"]
+            assert [to_json(m) for m in outputs] == item["outputs"]
     if EXPECTED_FINDINGS[name] != "liveness":
         assert data["steps"], "a safety finding or a witness has at least one step"
     for row in data["steps"]:
@@ -86,9 +87,9 @@ def assert_trace_replays(data: dict, name: str) -> None:
         replica = row["replica"]
         for item in row["inputs"]:
             event = input_from_json(item["input"])
-            assert message_json(event) == item["input"]
+            assert to_json(event) == item["input"]
             states[replica], outputs = model.step(replica, states[replica], event)
-            assert [message_json(m) for m in outputs] == item["outputs"]
+            assert [to_json(m) for m in outputs] == item["outputs"]
         for index, summary in row["after"].items():
             assert list(states[int(index)].executed) == summary["executed"]
 

@@ -18,7 +18,8 @@ import spec.ledger as ledger_module
 from fedspec.cli import app
 from spec.codes import CODE_TABLE, ResultCode
 from spec.scenario import load_and_replay
-from spec.wire.records import LedgerState, SettlementCause, Transfer, TransferStatus
+from spec.wire.json_form import from_json
+from spec.wire.records import BlockReceipt, LedgerState, SettlementCause, Transfer, TransferStatus
 from spec.wire.state_root import state_root
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,17 +81,18 @@ def test_example_json_output(path: Path) -> None:
     assert view["ok"] is True
     assert view["violations"] == [] and view["expectation_failures"] == []
     assert view["scenario"] == replayed.scenario.name
-    assert HEX64.match(view["final"]["state_root"])
-    assert view["final"]["state_root"] == state_root(replayed.final)
+    assert HEX64.match(view["final_state_root"])
+    assert view["final_state_root"] == state_root(replayed.final)
+    assert from_json(LedgerState, view["final"]) == replayed.final
     assert len(view["blocks"]) == len(replayed.blocks)
     codes = {info.code.value for info in CODE_TABLE}
     for block, outcome in zip(view["blocks"], replayed.blocks, strict=True):
-        assert block["code"] == outcome.receipt.code.value
+        assert from_json(BlockReceipt, block["receipt"]) == outcome.receipt
+        assert block["receipt"]["code"] == outcome.receipt.code.value
         assert block["state_root"] == outcome.state_root
-        assert block["block_hash"] == outcome.receipt.block_hash
-        assert [tx["code"] for tx in block["transactions"]] == [tx.code.value for tx in outcome.receipt.transactions]
-        assert all(tx["code"] in codes for tx in block["transactions"])
-    assert view["blocks"][-1]["state_root"] == view["final"]["state_root"]
+        assert block["timestamp_ms"] == outcome.block.header.timestamp_ms
+        assert all(tx["code"] in codes for tx in block["receipt"]["transactions"])
+    assert view["blocks"][-1]["state_root"] == view["final_state_root"]
 
 
 def test_several_files_give_a_json_list() -> None:
@@ -104,13 +106,16 @@ def test_several_files_give_a_json_list() -> None:
 
 def test_json_output_of_high_quality_task() -> None:
     view = json.loads(invoke("ledger", "replay", "--json", str(HIGH_QUALITY)).stdout)
-    assert [[tx["code"] for tx in block["transactions"]] for block in view["blocks"]] == [["ok", "ok"], ["ok"], ["ok"]]
-    settlement = view["blocks"][1]["transactions"][0]["settlements"]
+    receipts = [block["receipt"] for block in view["blocks"]]
+    assert [[tx["code"] for tx in receipt["transactions"]] for receipt in receipts] == [["ok", "ok"], ["ok"], ["ok"]]
+    settlement = receipts[1]["transactions"][0]["settlements"]
     assert settlement == [{"transfer_id": "task-A", "outcome": "COMMITTED", "cause": "PROOF"}]
     final = view["final"]
     assert final["accounts"]["lct:web4:agent:alice"]["total"] == 700_000_000
     assert final["accounts"]["lct:web4:agent:bob"]["total"] == 300_000_000
     assert final["tasks"]["task-A"]["status"] == "COMPLETED"
+    assert final["tasks"]["task-A"]["proof"]["quality_bp"] == 8_500
+    assert final["transfers"]["task-A"]["settled_by"] == "PROOF"
     assert final["reputations"]["Sprout"] == 5_350
 
 

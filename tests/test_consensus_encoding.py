@@ -322,7 +322,7 @@ def test_vector_signatures_verify_with_pynacl_and_hashes_with_hashlib() -> None:
         signature = bytes.fromhex(entry["signature"])
         assert len(signature) == 64
         assert entry["public_key"] == data["keys"][entry["signer"]]["public_key"]
-        assert data["replicas"][entry["fields"]["sender"]] == entry["signer"]
+        assert data["replicas"][entry["json"]["sender"]] == entry["signer"]
         assert nacl_verifies(entry["public_key"], message, signature), entry["kind"]
         assert hashlib.sha256(message).hexdigest() == entry["sha256"]
         assert message.startswith(tag(entry["kind"]) + lp(data["chain_id"]))
@@ -433,12 +433,12 @@ def signing_of(kind: str, fields: dict[str, Any], chain_id: str) -> bytes:
 def test_vector_signing_messages_rebuild_from_their_fields() -> None:
     data = load_vectors()
     for entry in data["messages"]:
-        rebuilt = signing_of(entry["kind"], entry["fields"], data["chain_id"])
+        rebuilt = signing_of(entry["kind"], entry["json"], data["chain_id"])
         assert rebuilt.hex() == entry["signing_message"], entry["kind"]
 
 
 def test_vector_genesis_checkpoint_has_the_genesis_state_root() -> None:
     data = load_vectors()
     view_change = next(entry for entry in data["messages"] if entry["kind"] == "VIEW_CHANGE")
-    assert view_change["fields"]["checkpoint"] == {"height": 0, "state_root": data["genesis_state_root"], "signers": []}
+    assert view_change["json"]["checkpoint"] == {"height": 0, "state_root": data["genesis_state_root"], "signers": []}
 
