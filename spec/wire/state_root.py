@@ -17,7 +17,7 @@ from spec.wire.records import Account, BalanceSetRecord, LedgerState, Reputation
 
 RECORD_KIND_CODES: dict[str, int] = {
     # kind: the u8 code in its key. One code per collection of LedgerState, so the
-    # same id in two collections (a transfer and a failed transfer id) is two leaves.
+    # same id in two collections (a task and its lock) is two leaves.
     "ACCOUNT": 1,
     "TRANSFER": 2,
     "TASK": 3,
@@ -33,7 +33,8 @@ TASK_STATUS_CODES: dict[str, int] = {"PENDING": 1, "COMPLETED": 2, "FAILED": 3, 
 SETTLEMENT_CAUSE_CODES: dict[str, int] = {"COMMIT": 1, "ROLLBACK": 2, "PROOF": 3, "EXPIRY": 4}
 
 EMPTY_ROOT = bytes(32)
-"""The root of a subtree that holds no leaf: 32 zero bytes (no SHA-256 output known to be)."""
+"""The root of a subtree that holds no leaf: 32 zero bytes, which no known input
+hashes to, so it passes for no leaf and no node."""
 
 KEY_BITS = 256
 """A record key is a SHA-256 output: a path of 256 bits from the root of the tree."""
