@@ -181,12 +181,18 @@ def test_the_state_root_hashes_the_chain_position_with_the_records_root() -> Non
     assert state_root(FINAL) == expected
 
 
+def without_records(state: LedgerState) -> LedgerState:
+    """A copy of `state` at the same height, block and time, holding no record."""
+    empty = copy_state(state)
+    for name in dataclasses.fields(LedgerState):
+        value = getattr(empty, name.name)
+        if isinstance(value, dict | set):
+            value.clear()
+    return empty
+
+
 def test_no_record_is_the_empty_root_and_one_record_is_its_leaf() -> None:
-    empty = copy_state(FINAL)
-    for name in ("accounts", "transfers", "tasks", "balance_sets", "reputation_updates", "reputations"):
-        getattr(empty, name).clear()
-    for name in ("failed_transfer_ids", "failed_set_ids", "failed_update_ids"):
-        getattr(empty, name).clear()
+    empty = without_records(FINAL)
     assert encoding.records_root(empty) == bytes(32)
     empty.failed_set_ids.add("set-only")
     key = hashlib.sha256(b"fedspec/v1/STATE_KEY\x00" + bytes([8]) + encoding.encode_str("set-only")).digest()
@@ -198,17 +204,14 @@ def test_no_record_is_the_empty_root_and_one_record_is_its_leaf() -> None:
 def test_two_records_are_one_node_over_the_bit_where_their_keys_part() -> None:
     """Restated by hand: the first bit (most significant first) where the keys
     differ is the depth of the node; above it, one node per shared bit with an
-    empty side."""
-    state = copy_state(FINAL)
-    for name in dataclasses.fields(LedgerState):
-        value = getattr(state, name.name)
-        if isinstance(value, dict | set):
-            value.clear()
-    state.failed_transfer_ids |= {"transfer-a", "transfer-b"}
+    empty side. The two ids were chosen for keys that share their first 11 bits."""
+    state = without_records(FINAL)
+    state.failed_transfer_ids |= {"transfer-26", "transfer-34"}
     (first_key, first_leaf), (second_key, second_leaf) = sorted(encoding.state_leaves(state))
-    bits = [format(byte, "08b") for byte in first_key], [format(byte, "08b") for byte in second_key]
-    first_bits, second_bits = "".join(bits[0]), "".join(bits[1])
-    parting = next(i for i in range(256) if first_bits[i] != second_bits[i])
+    first_bits = "".join(format(byte, "08b") for byte in first_key)
+    second_bits = "".join(format(byte, "08b") for byte in second_key)
+    parting = next(depth for depth in range(256) if first_bits[depth] != second_bits[depth])
+    assert parting == 11
 
     def node(zero: bytes, one: bytes) -> bytes:
         return hashlib.sha256(b"fedspec/v1/STATE_NODE\x00" + zero + one).digest()
