@@ -78,6 +78,9 @@ HASH_PATTERN: Final = r"^[0-9a-f]{64}$"
 """32-byte hashes on the wire: 64 lowercase hex digits."""
 SIGNATURE_PATTERN: Final = r"^[0-9a-f]{128}$"
 """64-byte Ed25519 signatures on the wire: 128 lowercase hex digits."""
+SIGNATURE_BYTES: Final = 64
+"""An Ed25519 signature (RFC 8032) in raw bytes: the size of each signature a
+signed envelope carries (spec.wire.envelope)."""
 PUBLIC_KEY_PATTERN: Final = HASH_PATTERN
 """32-byte Ed25519 public keys on the wire: 64 lowercase hex digits."""
 

@@ -7,10 +7,11 @@ are messages, each broadcast to every replica (a BLOCK-RESPONSE names the one
 replica it is for). Nothing in here reads a clock, draws a random number or does
 I/O: the shell that runs a replica does that and calls `step`.
 
-Messages reach `step` already authenticated. On the wire every message is signed
-with its sender's Ed25519 key under its own domain tag (`spec.encoding`), and a
-certificate carries the signature of every vote it counts; the boundary verifies
-them, so here a message's `sender` and a certificate's signer sets are facts.
+Messages reach `step` already authenticated. On the wire every message travels in
+a signed envelope: its sender's Ed25519 signature under its kind's domain tag, and
+the signature of every vote its certificates count. A node's boundary calls
+`spec.wire.envelope.authenticated_message` on each message once, before `step`, so
+here a message's `sender` and a certificate's signer sets are facts.
 
 Sequence numbers are block heights. A replica agrees on one height at a time: it
 can validate a block only against the ledger state the previous block produced,

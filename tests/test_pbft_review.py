@@ -1116,3 +1116,79 @@ def test_record_prepared_replaces_the_certificate_at_a_height_past_256() -> None
     new = replace(new, pre_prepare=replace(new.pre_prepare, height=int("300")))
     assert old.pre_prepare.height is not new.pre_prepare.height
     assert pbft.record_prepared((old,), new) == (new,)
+
+
+# === 10. votes count only for what they name (survivors of the mutation run after the catch-up vote fix) ==========
+def prepared_replica_at_height_1() -> tuple[ReplicaState, PrePrepare]:
+    """Replica 2, prepared at height 1 in view 0 (three prepares) and holding its own commit."""
+    pre_prepare = proposal(block_on(GENESIS_LEDGER, REQUEST.transactions))
+    state, _ = pbft.step(CONFIG, initial_replica_state(CONFIG, 2, CLOCK), pre_prepare)
+    state, outputs = pbft.step(CONFIG, state, Prepare(0, 1, pre_prepare.digest, 1))
+    assert Commit(0, 1, pre_prepare.digest, 2) in outputs
+    return state, pre_prepare
+
+
+@pytest.mark.parametrize("height", [0, 2, 3])
+def test_a_commit_naming_another_height_does_not_count_for_the_slot(height: int) -> None:
+    """A COMMIT with the slot's digest but another height is a vote for another slot:
+    counted, a Byzantine replica's vote at height 2 would help commit height 1."""
+    state, pre_prepare = prepared_replica_at_height_1()
+    assert_ignored(CONFIG, state, Commit(0, height, pre_prepare.digest, 1))
+    state, _ = pbft.step(CONFIG, state, Commit(0, height, pre_prepare.digest, 3))
+    assert state.height == 0 and state.slot is not None and state.slot.commits == frozenset({2})
+
+
+def test_the_commit_naming_the_slot_does_count() -> None:
+    """The positive control of the test above: the same votes at height 1 execute the block."""
+    state, pre_prepare = prepared_replica_at_height_1()
+    state, _ = pbft.step(CONFIG, state, Commit(0, 1, pre_prepare.digest, 1))
+    state, _ = pbft.step(CONFIG, state, Commit(0, 1, pre_prepare.digest, 3))
+    assert state.executed == (pre_prepare.digest,)
+
+
+def test_checkpoint_votes_for_a_lower_height_do_not_count_toward_a_higher_one() -> None:
+    """Two votes for (2, R) and one for (4, R): no checkpoint has a quorum. Counted
+    together, (4, R) would become stable on the word of replicas that never said so."""
+    state = initial_replica_state(CONFIG, 3, CLOCK)
+    for vote in (Checkpoint(2, ROOT_A, 0), Checkpoint(2, ROOT_A, 1), Checkpoint(4, ROOT_A, 2)):
+        state, _ = pbft.step(CONFIG, state, vote)
+    assert state.stable == GENESIS_CHECKPOINT
+    assert state.known_height == 2, "f + 1 votes for height 2 show that height 2 exists"
+    state, _ = pbft.step(CONFIG, state, Checkpoint(4, ROOT_A, 1))
+    state, _ = pbft.step(CONFIG, state, Checkpoint(4, ROOT_A, 0))
+    assert state.stable == CheckpointCertificate(4, ROOT_A, frozenset({0, 1, 2})), "the positive control"
+
+
+def caught_up_replica(replica: int, view_proposal: PrePrepare) -> ReplicaState:
+    """`replica`, active in view 1, whose NEW-VIEW re-proposed `view_proposal` at height 1."""
+    state = initial_replica_state(CONFIG, replica, CLOCK)
+    return replace(state, view=1, active=True, view_proposals=(view_proposal,))
+
+
+BLOCK_1 = block_on(GENESIS_LEDGER, REQUEST.transactions)
+OTHER_BLOCK_1 = block_on(GENESIS_LEDGER, REQUESTS[1].transactions)
+
+
+@pytest.mark.parametrize("re_proposed", [BLOCK_1, OTHER_BLOCK_1])
+def test_a_caught_up_replica_votes_only_for_the_block_the_new_view_re_proposed(re_proposed: Block) -> None:
+    """The block executed by catch-up is not the one the NEW-VIEW re-proposed at its
+    height: voting for the re-proposal would be a vote for a block it did not execute.
+    (Both orders of the two digests, so that no comparison but equality passes.)"""
+    executed = OTHER_BLOCK_1 if re_proposed is BLOCK_1 else BLOCK_1
+    state = caught_up_replica(2, proposal(re_proposed, view=1))
+    certificate = CommitCertificate(0, 1, block_hash(executed.header), frozenset({0, 1, 2}))
+    assert pbft.votes_for_caught_up_proposal(CONFIG, state, certificate) == ()
+    same = CommitCertificate(0, 1, block_hash(re_proposed.header), frozenset({0, 1, 2}))
+    assert len(pbft.votes_for_caught_up_proposal(CONFIG, state, same)) == 2, "the positive control"
+
+
+@pytest.mark.parametrize("replica", [0, 1, 2, 3])
+def test_every_backup_that_catches_up_prepares_and_commits_and_the_primary_commits(replica: int) -> None:
+    """In view 1 (primary 1) a backup below the primary's id votes as one above it does."""
+    state = caught_up_replica(replica, proposal(BLOCK_1, view=1))
+    digest = block_hash(BLOCK_1.header)
+    votes = pbft.votes_for_caught_up_proposal(CONFIG, state, CommitCertificate(0, 1, digest, frozenset({0, 1, 2})))
+    expected: tuple[Message, ...] = (Commit(1, 1, digest, replica),)
+    if replica != 1:
+        expected = (Prepare(1, 1, digest, replica),) + expected
+    assert votes == expected

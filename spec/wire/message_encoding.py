@@ -47,8 +47,8 @@ from spec.wire.types import Block
 #   * PreparedCertificate(pre_prepare, prepares): the pre-prepare's own signature for
 #     its sender (the primary's vote is its PRE_PREPARE) and PREPARE(view, height,
 #     digest, signer) for every other signer.
-# The wire boundary verifies them; the step functions of spec.pbft see only the
-# signer sets. The genesis checkpoint (height 0) has no signers and no signatures.
+# spec.wire.envelope carries and verifies them; the step functions of spec.pbft see
+# only the signer sets. The genesis checkpoint (height 0) has no signers and no signatures.
 
 ConsensusFieldKind = Literal[
     "u16",

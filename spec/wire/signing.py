@@ -57,10 +57,10 @@ def verify_transaction(public_key: str, chain_id: str, tx: AnyTransaction) -> bo
 
 # --- consensus messages -------------------------------------------------------------
 # A replica signs every message it sends with the key of its platform in the genesis
-# (replica i is platform i). Certificates carry no signatures of their own: on the
-# wire each is accompanied by one signature per signer over the signing message of
-# the vote it stands for (see spec.encoding, "consensus messages"), and the boundary
-# verifies them with verify_consensus_message before spec.pbft sees the signer set.
+# (replica i is platform i). Certificates carry no signatures of their own: the
+# signed envelope of the message carries one per signer, over the signing message of
+# the vote it stands for. spec.wire.envelope lists them (signature_obligations) and
+# checks them all (verify_envelope) before spec.pbft sees the signer set.
 
 
 def sign_consensus_message(seed: bytes, chain_id: str, message: Message) -> str:
