@@ -18,6 +18,8 @@ Placeholders (each alone on its line):
   WHAT is `fields` (how each field kind is encoded), `messages` (one layout table per
   message kind), `certificates` (one per certificate) or `layout KIND` (the signing
   message of that kind's known-answer vector, split into its fields).
+* `<!-- fedspec:state_codes -->`: the u8 codes of `spec.wire.state_root`: record kinds,
+  transfer and task statuses, settlement causes.
 * `<!-- fedspec:envelope WHAT -->`: signed envelopes from `spec.wire.envelope`: WHAT is
   `refusals` (`ENVELOPE_REFUSALS`, in the order they are checked) or `obligations KIND`
   (the signature obligations of that kind's sample message, in canonical order).
@@ -84,6 +86,7 @@ import spec.ledger
 import spec.pbft
 import spec.wire.messages
 import spec.wire.records
+import spec.wire.state_root
 from conformance.generate import consensus_sample_messages
 from fedspec.cli import app
 from spec.codes import CODE_TABLE, PRECEDENCE, ResultCode
@@ -264,6 +267,22 @@ def fields_table() -> str:
     for tx_type, fields in SIGNED_FIELDS.items():
         listed = ", ".join(f"`{name}` {kind}" for name, kind in fields)
         rows.append(f"| `{tx_type}` | {TRANSACTION_TYPE_CODES[tx_type]} | {listed} |")
+    return "\n".join(rows)
+
+
+def state_codes_table() -> str:
+    """Every u8 code table of the state root, one column per table."""
+    tables = {
+        "record kind": spec.wire.state_root.RECORD_KIND_CODES,
+        "transfer status": spec.wire.state_root.TRANSFER_STATUS_CODES,
+        "task status": spec.wire.state_root.TASK_STATUS_CODES,
+        "settlement cause": spec.wire.state_root.SETTLEMENT_CAUSE_CODES,
+    }
+    codes = sorted({code for table in tables.values() for code in table.values()})
+    rows = ["| code | " + " | ".join(tables) + " |", "|--:|" + "---|" * len(tables)]
+    for code in codes:
+        names = [next((f"`{name}`" for name, value in table.items() if value == code), "") for table in tables.values()]
+        rows.append(f"| {code} | " + " | ".join(names) + " |")
     return "\n".join(rows)
 
 
@@ -1154,6 +1173,8 @@ def render(kind: str, argument: str | None) -> str:
         return layout_table(argument)
     if kind == "consensus" and argument:
         return consensus(argument)
+    if kind == "state_codes":
+        return state_codes_table()
     if kind == "envelope" and argument:
         return envelope(argument)
     if kind == "reputation":

@@ -4,12 +4,13 @@ Two ledger states must get the same root exactly when they are the same state.
 These tests pin that from both sides:
 
 * known answers: the roots of the states a fixed scenario reaches through the
-  real ledger, written out as hex literals, so that any change to the canonical
-  state bytes (a renumbered status code, a changed presence flag, a dropped or
-  reordered field) changes a pinned root;
+  real ledger, written out as hex literals, so that any change to the record
+  encodings (a renumbered status code, a changed presence flag, a dropped or
+  reordered field), to the keys or to the tree changes a pinned root;
 * one field at a time: changing exactly one field of one record (every field of
   every record type, every status, every settlement cause, an optional value
-  present or absent) changes the root.
+  present or absent) changes the root;
+* kinds apart: one id as records of two kinds is two leaves at two keys.
 
 The scenario's final state holds transfers in every status and with every
 settlement cause, tasks in every status, execution proofs, a reputation update,
@@ -17,16 +18,26 @@ a balance set and an id in each failed-id set. A hash of the wrong length and a
 state with a negative integer have no canonical bytes (the latter shows as
 `UNENCODABLE_ROOT`).
 
+The root updates incrementally: `checker.state_tree.StateTree`, kept between blocks
+and told only the records a block changed, has the spec's from-scratch root after
+every block of every example scenario and of seeded random ledger walks, and one
+changed record costs it the node hashes of that record's path only.
+
 The last section pins two ledger outputs beside the root: the reputation bound and
 the height and indices that block receipts report.
 """
 
+import copy
 import dataclasses
 import enum
+import hashlib
 import inspect
+import json
+import random
 import textwrap
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,12 +60,17 @@ from builders import (
     reputation,
     rollback,
 )
+from state_samples import random_ledger_walk, settled_transfers_state
 
+import conformance.state_root_vectors as state_root_vectors
 import spec.wire.state_root as encoding
+from checker.state_tree import Node, StateTree, tree_of
 from spec.codes import ResultCode
 from spec.constants import MAX_REPUTATION_BP
-from spec.ledger import validate_static
-from spec.state import copy_state
+from spec.invariants import check_state
+from spec.ledger import apply_block, validate_static
+from spec.scenario import genesis_of, load_and_replay
+from spec.state import copy_state, state_from_genesis
 from spec.wire.records import (
     Account,
     BalanceSetRecord,
@@ -139,13 +155,13 @@ def test_the_scenario_reaches_every_status_and_settlement_cause() -> None:
 
 # === known answers ==============================================================================
 PINNED_ROOTS = (
-    # Pinned values: computed once from spec/encoding.py and written here by hand.
-    # A change to any of them is a change to the canonical state bytes, which every
-    # other implementation must then follow: change them only on purpose.
-    "8070d1f81ce3c0293760925f582a72ee32dfadef9718a1a9d1e1819a9cba2d1c",  # genesis
-    "790fe9d2ca28a7b74b5fd0806155f6f927740ad3d6f20b16fafd7e8c26c38df1",  # after block 1
-    "00c26de8d97faaa6d142dee294ca570ba909e8054eff928e839cd38df816e31e",  # after block 2
-    "9b9f927746d70a3f1268c83b182b2092f3513d25e9ad572cad377de5e44c015a",  # after block 3: the final state
+    # Pinned values: computed once from spec/wire/state_root.py and written here by hand.
+    # A change to any of them is a change to the state root, which every other
+    # implementation must then follow: change them only on purpose.
+    "65125c047c146dde4827ca5c7283390c214dae655602cdf0278e8a3dc3c75331",  # genesis
+    "349052ef12742d131fce710dbcd1ca57f318f800d860d6219f63551ced504b7f",  # after block 1
+    "c01c297b24407ce1b145aef722bc3a3aedd3ec803e90d1a6f641354308dd529b",  # after block 2
+    "07395ad373787fb2d95311b4246626036a28d9f8372dffb789b7f84ef1765346",  # after block 3: the final state
 )
 
 
@@ -158,9 +174,52 @@ def test_state_roots_along_the_scenario_are_the_pinned_values() -> None:
     assert roots_along_the_scenario() == list(PINNED_ROOTS)
 
 
-def test_the_state_root_is_the_sha256_of_the_canonical_state_bytes() -> None:
-    assert state_root(FINAL) == encoding.sha256(encoding.state_bytes(FINAL)).hex()
-    assert encoding.state_bytes(FINAL).startswith(b"fedspec/v1/STATE\x00")
+def test_the_state_root_hashes_the_chain_position_with_the_records_root() -> None:
+    position = encoding.encode_u64(FINAL.height) + bytes.fromhex(FINAL.last_block_hash)
+    position += encoding.encode_u64(FINAL.last_timestamp_ms)
+    expected = hashlib.sha256(b"fedspec/v1/STATE\x00" + position + encoding.records_root(FINAL)).hexdigest()
+    assert state_root(FINAL) == expected
+
+
+def without_records(state: LedgerState) -> LedgerState:
+    """A copy of `state` at the same height, block and time, holding no record."""
+    empty = copy_state(state)
+    for name in dataclasses.fields(LedgerState):
+        value = getattr(empty, name.name)
+        if isinstance(value, dict | set):
+            value.clear()
+    return empty
+
+
+def test_no_record_is_the_empty_root_and_one_record_is_its_leaf() -> None:
+    empty = without_records(FINAL)
+    assert encoding.records_root(empty) == bytes(32)
+    empty.failed_set_ids.add("set-only")
+    key = hashlib.sha256(b"fedspec/v1/STATE_KEY\x00" + bytes([8]) + encoding.encode_str("set-only")).digest()
+    leaf = hashlib.sha256(b"fedspec/v1/STATE_LEAF\x00" + key + hashlib.sha256(b"").digest()).digest()
+    assert encoding.state_leaves(empty) == [(key, leaf)]
+    assert encoding.records_root(empty) == leaf
+
+
+def test_two_records_are_one_node_over_the_bit_where_their_keys_part() -> None:
+    """Restated by hand: the first bit (most significant first) where the keys
+    differ is the depth of the node; above it, one node per shared bit with an
+    empty side. The two ids were chosen for keys that share their first 11 bits."""
+    state = without_records(FINAL)
+    state.failed_transfer_ids |= {"transfer-26", "transfer-34"}
+    (first_key, first_leaf), (second_key, second_leaf) = sorted(encoding.state_leaves(state))
+    first_bits = "".join(format(byte, "08b") for byte in first_key)
+    second_bits = "".join(format(byte, "08b") for byte in second_key)
+    parting = next(depth for depth in range(256) if first_bits[depth] != second_bits[depth])
+    assert parting == 11
+
+    def node(zero: bytes, one: bytes) -> bytes:
+        return hashlib.sha256(b"fedspec/v1/STATE_NODE\x00" + zero + one).digest()
+
+    expected = node(first_leaf, second_leaf)  # the smaller key has the 0 bit at `parting`
+    for depth in reversed(range(parting)):
+        expected = node(expected, bytes(32)) if first_bits[depth] == "0" else node(bytes(32), expected)
+    assert encoding.records_root(state) == expected
 
 
 # === one field at a time ========================================================================
@@ -347,26 +406,54 @@ def test_every_field_of_the_ledger_state_is_in_the_root() -> None:
 
 
 def test_a_failed_id_counts_in_its_own_set_only() -> None:
-    """The three failed-id sets are encoded apart: moving an id from one to another changes the root."""
+    """The three failed-id sets are kinds apart: moving an id from one to another changes the root."""
     as_transfer, as_set = copy_state(FINAL), copy_state(FINAL)
     as_transfer.failed_transfer_ids.add("shared-id")
     as_set.failed_set_ids.add("shared-id")
     assert state_root(as_transfer) != state_root(as_set)
 
 
+# === kinds apart ================================================================================
+def test_every_kind_puts_one_id_at_its_own_key() -> None:
+    keys = {encoding.record_key(kind, "shared-id") for kind in encoding.RECORD_KIND_CODES}
+    assert len(keys) == len(encoding.RECORD_KIND_CODES) == 9
+    assert len(set(encoding.RECORD_KIND_CODES.values())) == len(encoding.RECORD_KIND_CODES)
+
+
+def test_the_same_id_as_a_transfer_and_as_a_failed_id_are_two_leaves() -> None:
+    """A task and its lock share an id, and a transfer id can also have failed:
+    every such pair is two leaves, and each counts."""
+    both = copy_state(FINAL)
+    both.failed_transfer_ids.add("transfer-open")
+    leaves = encoding.state_leaves(both)
+    assert len({key for key, _ in leaves}) == len(leaves) == len(encoding.state_leaves(FINAL)) + 1
+    only_the_failed_id = copy_state(both)
+    del only_the_failed_id.transfers["transfer-open"]
+    assert len({state_root(FINAL), state_root(both), state_root(only_the_failed_id)}) == 3
+    task_only = copy_state(FINAL)
+    del task_only.transfers["task-completed"]
+    assert state_root(task_only) != state_root(FINAL)
+
+
 # === negative controls: broken encodings the checks above catch ======================================
-def mutated_state_bytes(old: str, new: str) -> Callable[[LedgerState], bytes]:
-    """`spec.wire.state_root.state_bytes` with one piece of its source text replaced."""
-    source = textwrap.dedent(inspect.getsource(encoding.state_bytes))
-    assert source.count(old) == 1, f"the mutant's text is not in state_bytes once: {old!r}"
+def mutated(function_name: str, old: str, new: str) -> Callable[..., Any]:
+    """The function `function_name` of `spec.wire.state_root` with one piece of its source text replaced."""
+    source = textwrap.dedent(inspect.getsource(getattr(encoding, function_name)))
+    assert source.count(old) == 1, f"the mutant's text is not in {function_name} once: {old!r}"
     namespace = dict(vars(encoding))
     exec(compile(source.replace(old, new), encoding.__file__, "exec"), namespace)
-    mutant: Callable[[LedgerState], bytes] = namespace["state_bytes"]
+    mutant: Callable[..., Any] = namespace[function_name]
     return mutant
 
 
+def the_tree_agrees_with_the_spec() -> None:
+    leaves = dict(encoding.state_leaves(FINAL))
+    assert len(leaves) == len(encoding.state_leaves(FINAL))
+    assert tree_of(leaves).root() == encoding.records_root(FINAL)
+
+
 def failing_checks() -> list[str]:
-    """Which of the checks above fail with whatever `spec.encoding` is now."""
+    """Which of the checks above fail with whatever `spec.wire.state_root` is now."""
     checks: dict[str, Callable[[], object]] = {
         "pinned roots": test_state_roots_along_the_scenario_are_the_pinned_values,
         "record fields": lambda: [
@@ -387,12 +474,18 @@ def failing_checks() -> list[str]:
             for name in OPTIONAL_TASK_VALUES
         ],
         "state fields": test_every_field_of_the_ledger_state_is_in_the_root,
+        "record kinds": lambda: [
+            test_a_failed_id_counts_in_its_own_set_only(),
+            test_every_kind_puts_one_id_at_its_own_key(),
+            test_the_same_id_as_a_transfer_and_as_a_failed_id_are_two_leaves(),
+        ],
+        "incremental tree": the_tree_agrees_with_the_spec,
     }
     failed: list[str] = []
     for name, check in checks.items():
         try:
             check()
-        except AssertionError:
+        except (AssertionError, encoding.RecordKeyCollision):
             failed.append(name)
     return failed
 
@@ -402,26 +495,37 @@ def test_the_unbroken_encoding_passes_every_check() -> None:
     assert failing_checks() == []
 
 
-STATE_BYTES_MUTANTS: dict[str, tuple[str, str, str]] = {
-    # name: (text in state_bytes, its replacement, a check that must catch it)
-    "transfer timeout dropped": ("+ encode_u64(t.timeout_ms)", "", "record fields"),
-    "task link always 0": ("encode_u8(1 if t.task_linked else 0)", "encode_u8(0)", "task link"),
-    "transfer status dropped": ("out += encode_u8(TRANSFER_STATUS_CODES[t.status.value])", "pass", "transfer statuses"),
-    "unsettled encoded as a cause's code": ("encode_u8(0 if t.settled_by is None", "encode_u8(4 if t.settled_by is None", "settlement causes"),
-    "absent proof flagged present": ("out += encode_u8(0)\n", "out += encode_u8(1)\n", "pinned roots"),
-    "proof landing time dropped": ("+ encode_u64(p.landed_at_ms)", "", "proof fields"),
-    "task status dropped": ("out += encode_u8(TASK_STATUS_CODES[k.status.value])", "pass", "task statuses"),
-    "reputations dropped": ("out += encode_str(platform) + encode_u64(state.reputations[platform])", "pass", "state fields"),
-    "failed update ids dropped": ("out += encode_id_set(state.failed_update_ids)", "pass", "state fields"),
+MUTANTS: dict[str, tuple[str, str, str, str]] = {
+    # name: (function of spec.wire.state_root, text in it, its replacement, a check that must catch it)
+    "transfer timeout dropped": ("transfer_bytes", "+ encode_u64(t.timeout_ms)", "", "record fields"),
+    "task link always 0": ("transfer_bytes", "encode_u8(1 if t.task_linked else 0)", "encode_u8(0)", "task link"),
+    "transfer status dropped": ("transfer_bytes", "out += encode_u8(TRANSFER_STATUS_CODES[t.status.value])", "pass", "transfer statuses"),
+    "unsettled encoded as a cause's code": ("transfer_bytes", "encode_u8(0 if t.settled_by is None", "encode_u8(4 if t.settled_by is None", "settlement causes"),
+    "absent proof flagged present": ("task_bytes", "out += encode_u8(0)\n", "out += encode_u8(1)\n", "pinned roots"),
+    "proof landing time dropped": ("task_bytes", "+ encode_u64(p.landed_at_ms)", "", "proof fields"),
+    "task status dropped": ("task_bytes", "out += encode_u8(TASK_STATUS_CODES[k.status.value])", "pass", "task statuses"),
+    "account lock dropped": ("account_bytes", " + encode_u64(account.locked)", "", "record fields"),
+    "reputations dropped": ("state_records", 'records.append(("REPUTATION", platform, reputation_bytes(platform, reputation_bp)))', "pass", "state fields"),
+    "failed update ids dropped": ("state_records", 'records.append(("FAILED_UPDATE_ID", update_id, b""))', "pass", "state fields"),
+    "failed set ids filed as failed transfer ids": ("state_records", '("FAILED_SET_ID", set_id', '("FAILED_TRANSFER_ID", set_id', "record kinds"),
+    "kind left out of the key": ("record_key", "encode_u8(RECORD_KIND_CODES[kind]) + ", "", "record kinds"),
+    "leaf without its value": ("leaf_hash", " + sha256(value)", "", "record fields"),
+    "bits read least significant first": ("key_bit", ">> (7 - depth % 8)", ">> (depth % 8)", "incremental tree"),
+    "node sides swapped": ("node_hash", "zero_side + one_side", "one_side + zero_side", "incremental tree"),
+    "lone leaf wrapped in a node": ("subtree_root", "return leaves[0][1]", "return node_hash(leaves[0][1], EMPTY_ROOT)", "incremental tree"),
+    "chain position dropped": ("state_root", "domain_tag(\"STATE\") + position", "domain_tag(\"STATE\")", "state fields"),
 }
 
 
-@pytest.mark.parametrize("mutant", sorted(STATE_BYTES_MUTANTS))
-def test_a_broken_state_encoding_is_caught(mutant: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    old, new, catcher = STATE_BYTES_MUTANTS[mutant]
-    monkeypatch.setattr(encoding, "state_bytes", mutated_state_bytes(old, new))
+@pytest.mark.parametrize("mutant", sorted(MUTANTS))
+def test_a_broken_state_root_is_caught(mutant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    function_name, old, new, catcher = MUTANTS[mutant]
+    broken = mutated(function_name, old, new)
+    monkeypatch.setattr(encoding, function_name, broken)
+    if function_name in globals():  # `state_root`, imported here by name
+        monkeypatch.setitem(globals(), function_name, broken)
     failed = failing_checks()
-    assert "pinned roots" in failed, "every change to the bytes changes a pinned root"
+    assert "pinned roots" in failed, "every change to the root changes a pinned root"
     assert catcher in failed
 
 
@@ -434,6 +538,7 @@ def test_a_broken_state_encoding_is_caught(mutant: str, monkeypatch: pytest.Monk
         ("TASK_STATUS_CODES", "EXPIRED", 1, "task statuses"),
         ("SETTLEMENT_CAUSE_CODES", "EXPIRY", 0, "settlement causes"),  # collides with no cause at all
         ("SETTLEMENT_CAUSE_CODES", "PROOF", 1, "settlement causes"),
+        ("RECORD_KIND_CODES", "FAILED_SET_ID", 7, "record kinds"),  # collides with FAILED_TRANSFER_ID
     ],
 )
 def test_colliding_status_codes_are_caught(
@@ -446,13 +551,18 @@ def test_colliding_status_codes_are_caught(
 
 @pytest.mark.parametrize(
     ("table", "status"),
-    [("TRANSFER_STATUS_CODES", "LOCKED"), ("TASK_STATUS_CODES", "PENDING"), ("SETTLEMENT_CAUSE_CODES", "COMMIT")],
+    [
+        ("TRANSFER_STATUS_CODES", "LOCKED"),
+        ("TASK_STATUS_CODES", "PENDING"),
+        ("SETTLEMENT_CAUSE_CODES", "COMMIT"),
+        ("RECORD_KIND_CODES", "ACCOUNT"),
+    ],
 )
 def test_a_renumbered_status_code_is_caught_by_the_pinned_roots(
     table: str, status: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Renumbering to an unused code collides with nothing: only known answers see it."""
-    monkeypatch.setitem(getattr(encoding, table), status, 9)
+    monkeypatch.setitem(getattr(encoding, table), status, 99)
     assert failing_checks() == ["pinned roots"]
 
 
@@ -460,6 +570,205 @@ def test_presence_flags_are_caught_by_the_pinned_roots(monkeypatch: pytest.Monke
     """A present optional value flagged 2 instead of 1 keeps every distinction; only known answers see it."""
     monkeypatch.setattr(encoding, "encode_optional_u64", lambda v: b"\x00" if v is None else b"\x02" + encoding.encode_u64(v))
     assert failing_checks() == ["pinned roots"]
+
+
+# === incremental: the tree an implementation keeps ===================================================
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.json"))
+WALK_SEEDS = range(8)
+
+
+def root_over(state: LedgerState, records_root: bytes) -> str:
+    """The state root of `state` given its records root (restated from docs/encoding.md)."""
+    position = encoding.encode_u64(state.height) + bytes.fromhex(state.last_block_hash)
+    position += encoding.encode_u64(state.last_timestamp_ms)
+    return hashlib.sha256(b"fedspec/v1/STATE\x00" + position + records_root).hexdigest()
+
+
+def follow(states: list[LedgerState], tree: StateTree) -> list[tuple[int, int]]:
+    """Keep `tree` along `states`, telling it only the leaves that changed from each
+    state to the next; after each, its root must give the spec's from-scratch state
+    root. Returns, per step, the records changed and the node hashes it cost."""
+    before: dict[bytes, bytes] = {}
+    costs: list[tuple[int, int]] = []
+    for number, state in enumerate(states):
+        after = dict(encoding.state_leaves(state))
+        hashes = tree.node_hashes
+        changed = tree.update(before, after)
+        assert tree.root() == encoding.records_root(state), f"state {number}: the tree's records root"
+        assert root_over(state, tree.root()) == state_root(state), f"state {number}: the state root"
+        costs.append((changed, tree.node_hashes - hashes))
+        before = after
+    return costs
+
+
+def states_of_example(path: Path) -> list[LedgerState]:
+    """Genesis and the state after every block of an example scenario, checked
+    against the roots `spec.scenario.replay` reports."""
+    result = load_and_replay(path.read_text(encoding="utf-8"))
+    state = state_from_genesis(genesis_of(result.scenario.genesis)[0])
+    states = [state]
+    for outcome in result.blocks:
+        state, _ = apply_block(result.chain, state, outcome.block)
+        assert encoding.displayed_state_root(state) == outcome.state_root
+        states.append(state)
+    return states
+
+
+def states_of_walk(seed: int) -> list[LedgerState]:
+    ledger = random_ledger_walk(seed)
+    return [ledger.steps[0].pre] + [step.post for step in ledger.steps]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def test_the_kept_tree_has_the_spec_root_after_every_block_of_an_example(path: Path) -> None:
+    costs = follow(states_of_example(path), StateTree())
+    assert sum(changed for changed, _ in costs[1:]) > 0, "control: the blocks change records"
+
+
+@pytest.mark.parametrize("seed", WALK_SEEDS)
+def test_the_kept_tree_has_the_spec_root_after_every_block_of_a_random_walk(seed: int) -> None:
+    try:
+        follow(states_of_walk(seed), StateTree())
+    except AssertionError as error:
+        raise AssertionError(f"random ledger walk seed {seed}: {error}") from error
+
+
+def test_the_walks_reach_every_kind_of_record() -> None:
+    """Control for the walk test: between them, the walks' states hold every kind."""
+    kinds: set[str] = set()
+    statuses: set[object] = set()
+    for seed in WALK_SEEDS:
+        for state in states_of_walk(seed):
+            kinds |= {kind for kind, _, _ in encoding.state_records(state)}
+            statuses |= {t.status for t in state.transfers.values()} | {k.status for k in state.tasks.values()}
+    assert kinds == set(encoding.RECORD_KIND_CODES)
+    assert statuses == set(TransferStatus) | set(TaskStatus)
+
+
+def check_removals(tree_type: type[StateTree]) -> None:
+    """Every drop of `state_alterations` and back; then random halves of the final
+    state's records dropped and put back; then every record dropped."""
+    for alter in state_alterations(FINAL).values():
+        changed = copy_state(FINAL)
+        alter(changed)
+        follow([FINAL, changed, FINAL], tree_type())
+    leaves = encoding.state_leaves(FINAL)
+    tree = tree_type()
+    tree.update({}, dict(leaves))
+    for seed in range(5):
+        kept = dict(random.Random(seed).sample(leaves, len(leaves) // 2))
+        tree.update(dict(leaves), kept)
+        assert tree.root() == encoding.subtree_root(list(kept.items()), 0), f"seed {seed}"
+        tree.update(kept, dict(leaves))
+        assert tree.root() == encoding.records_root(FINAL), f"seed {seed}"
+    tree.update(dict(leaves), {})
+    assert tree.root() == bytes(32)
+
+
+@pytest.mark.parametrize("records", [1_000, 10_000])
+def test_one_changed_record_rehashes_its_path_only(records: int) -> None:
+    """In a state of `records` records, changing one costs as many node hashes as its
+    path is deep, a few more than log2(records); a rebuild hashes every node."""
+    state = settled_transfers_state(records)
+    leaves = dict(encoding.state_leaves(state))
+    assert len(leaves) == records
+    tree = tree_of(leaves)
+    assert tree.root() == encoding.records_root(state)
+    rebuild = tree.branch_count()
+    assert rebuild >= records - 1
+    for transfer_id in ("settled-0000000", f"settled-{records // 2:07d}"):
+        changed = copy_state(state)
+        changed.transfers[transfer_id] = dataclasses.replace(state.transfers[transfer_id], amount=ATP + 1)
+        hashes = tree.node_hashes
+        assert tree.update(leaves, dict(encoding.state_leaves(changed))) == 1
+        cost = tree.node_hashes - hashes
+        assert tree.root() == encoding.records_root(changed)
+        key = encoding.record_key("TRANSFER", transfer_id)
+        assert cost == tree.path_length(key)
+        assert cost <= 2 * records.bit_length(), f"{cost} node hashes for one record of {records}"
+        tree.update(dict(encoding.state_leaves(changed)), leaves)
+
+
+class TreeThatKeepsStaleLeaves(StateTree):
+    """Broken: a changed record is put only when its key is new."""
+
+    def update(self, before: dict[bytes, bytes], after: dict[bytes, bytes]) -> int:
+        return super().update(before, {key: before.get(key, leaf) for key, leaf in after.items()})
+
+
+class TreeThatNeverCollapses(StateTree):
+    """Broken: a branch left with one leaf stays a branch."""
+
+    def joined(self, zero: Node, one: Node) -> Node:
+        if zero is None and one is None:
+            return None
+        return self.branch(zero, one)
+
+
+class TreeThatReadsBitsBackwards(StateTree):
+    """Broken: bit 0 is the least significant bit of byte 0."""
+
+    def bit(self, key: bytes, depth: int) -> int:
+        return (key[depth // 8] >> (depth % 8)) & 1
+
+
+@pytest.mark.parametrize("broken", [TreeThatKeepsStaleLeaves, TreeThatReadsBitsBackwards])
+def test_a_broken_kept_tree_fails_the_example_and_walk_checks(broken: type[StateTree]) -> None:
+    with pytest.raises(AssertionError):
+        follow(states_of_example(EXAMPLES[0]), broken())
+    for seed in WALK_SEEDS:
+        with pytest.raises(AssertionError):
+            follow(states_of_walk(seed), broken())
+
+
+def test_a_tree_that_never_collapses_fails_the_removal_check() -> None:
+    with pytest.raises(AssertionError):
+        check_removals(TreeThatNeverCollapses)
+
+
+# === the known-answer vectors ====================================================================
+VECTORS = json.loads((Path(__file__).resolve().parents[1] / "conformance/vectors/state_roots.json").read_text())
+
+
+def test_the_vector_states_are_ones_the_ledger_rules_allow_and_hold_every_kind() -> None:
+    kinds: set[str] = set()
+    for _, _, state in state_root_vectors.vector_states():
+        assert check_state(state) == []
+        kinds |= {kind for kind, _, _ in encoding.state_records(state)}
+    every_kind = state_root_vectors.every_kind_state()
+    assert kinds == set(encoding.RECORD_KIND_CODES)
+    assert {t.status for t in every_kind.transfers.values()} == set(TransferStatus)
+    assert {t.settled_by for t in every_kind.transfers.values()} == set(SettlementCause) | {None}
+    assert {k.status for k in every_kind.tasks.values()} == set(TaskStatus)
+    assert {k.proof is None for k in every_kind.tasks.values()} == {True, False}
+
+
+@pytest.mark.parametrize("vector", VECTORS["states"], ids=[vector["name"] for vector in VECTORS["states"]])
+def test_a_vector_is_rebuilt_from_its_leaves_by_hand(vector: dict[str, Any]) -> None:
+    """Keys and leaf hashes recomputed from the vector's own kinds, ids and values;
+    the records root by the kept tree; the state root from the chain position."""
+    tree = StateTree()
+    for leaf in vector["leaves"]:
+        code = VECTORS["record_kind_codes"][leaf["kind"]]
+        key = hashlib.sha256(b"fedspec/v1/STATE_KEY\x00" + bytes([code]) + encoding.encode_str(leaf["id"])).digest()
+        value_hash = hashlib.sha256(bytes.fromhex(leaf["value"])).digest()
+        assert key.hex() == leaf["key"]
+        assert hashlib.sha256(b"fedspec/v1/STATE_LEAF\x00" + key + value_hash).hexdigest() == leaf["leaf_hash"]
+        tree.put(key, bytes.fromhex(leaf["leaf_hash"]))
+    assert tree.root().hex() == vector["records_root"]
+    state = vector["state"]
+    position = state["height"].to_bytes(8, "big") + bytes.fromhex(state["last_block_hash"])
+    position += state["last_timestamp_ms"].to_bytes(8, "big")
+    expected = hashlib.sha256(b"fedspec/v1/STATE\x00" + position + tree.root()).hexdigest()
+    assert expected == vector["state_root"]
+
+
+def test_a_vector_with_one_value_byte_changed_fails_the_rebuild() -> None:
+    """Control for the test above."""
+    broken = copy.deepcopy(VECTORS["states"][-1])
+    broken["leaves"][0]["value"] = "ff" + broken["leaves"][0]["value"][2:]
+    with pytest.raises(AssertionError):
+        test_a_vector_is_rebuilt_from_its_leaves_by_hand(broken)
 
 
 # === what has no canonical bytes ===============================================================
