@@ -11,6 +11,7 @@ end break a deciding function and see those checks fail.
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from test_pbft import (
@@ -37,9 +38,14 @@ from test_pbft import (
 )
 from test_pbft_review import replicas_at_height
 
+import checker.trace
 import spec.pbft as pbft
+from checker.config import CheckerConfig, load_config
+from checker.explore import explore
+from checker.invariants import Finding
+from checker.trace import Trace, render, replay
 from spec.constants import MAX_CLOCK_SKEW_MS
-from spec.pbft import ConsensusConfig, ReplicaState, initial_replica_state, step
+from spec.pbft import ConsensusConfig, ReplicaState, StepResult, initial_replica_state, step
 from spec.refusals import REFUSAL_TABLE, Refusal, RefusalInfo
 from spec.wire.encoding import block_hash
 from spec.wire.messages import (
@@ -397,3 +403,45 @@ def test_control_a_refused_input_reported_as_taken_is_caught(monkeypatch: pytest
     """A checkpoint handler that calls every vote a duplicate (and ignores it)."""
     monkeypatch.setattr(pbft, "checkpoint_vote_refusal", lambda config, state, message: Refusal.DUPLICATE_VOTE)
     assert refused_though_taken(TAKEN) == {"a first CHECKPOINT vote": Refusal.DUPLICATE_VOTE}
+
+
+# --- counterexamples name refusals ------------------------------------------------------------------------
+COUNTEREXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "configs/controls/prepare_without_validation.toml"
+"""A control whose counterexample (a few seconds away) delivers duplicate and surplus votes."""
+
+
+Counterexample = tuple[CheckerConfig, Trace, Finding]
+
+
+@pytest.fixture(scope="module")
+def counterexample() -> Counterexample:
+    config = load_config(COUNTEREXAMPLE_CONFIG)
+    outcome = explore(config)
+    assert outcome.finding is not None
+    return config, replay(config, outcome.trace), outcome.finding
+
+
+def reasons_printed(text: str) -> list[str]:
+    """The reason at the end of each `REPLICA ignores INPUT: REASON` line."""
+    return [line.rsplit(": ", 1)[1] for line in text.splitlines() if " ignores " in line]
+
+
+def test_a_counterexample_names_the_refusal_of_each_ignored_input(counterexample: Counterexample) -> None:
+    text = render(*counterexample)
+    reasons = reasons_printed(text)
+    assert Refusal.DUPLICATE_VOTE.value in reasons, text
+    assert set(reasons) <= {refusal.value for refusal in Refusal}
+
+
+def test_control_a_trace_that_loses_the_refusals_is_caught(
+    counterexample: Counterexample, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trace asks `Model.step` again for each input's refusal: with the refusals
+    dropped there, no input is shown as ignored, and the test above would fail."""
+    real = checker.trace.Model.step
+
+    def unrefusing(self: checker.trace.Model, replica: int, state: ReplicaState, event: Input) -> StepResult:
+        return real(self, replica, state, event)._replace(refusal=None)
+
+    monkeypatch.setattr(checker.trace.Model, "step", unrefusing)
+    assert reasons_printed(render(*counterexample)) == []
