@@ -769,7 +769,7 @@ def view_change_is_valid(config: ConsensusConfig, message: ViewChange) -> bool:
     return True
 
 
-def view_change_view_refusal(state: ReplicaState, view: int) -> Refusal | None:
+def view_to_enter_refusal(state: ReplicaState, view: int) -> Refusal | None:
     """A VIEW-CHANGE or NEW-VIEW for a view the replica left, or one it already works in."""
     if view < state.view:
         return Refusal.STALE_VIEW
@@ -779,10 +779,10 @@ def view_change_view_refusal(state: ReplicaState, view: int) -> Refusal | None:
 
 
 def view_change_refusal(config: ConsensusConfig, state: ReplicaState, message: ViewChange) -> Refusal | None:
-    refusal = view_change_view_refusal(state, message.new_view)
+    refusal = view_to_enter_refusal(state, message.new_view)
     if refusal is not None:
         return refusal
-    refusal = counted_refusal(config, state, message)
+    refusal = view_change_count_refusal(config, state, message)
     if refusal is not None:
         return refusal
     if not view_change_is_valid(config, message):
@@ -801,7 +801,7 @@ def on_view_change(config: ConsensusConfig, state: ReplicaState, message: ViewCh
     return accepted(maybe_send_new_view(config, state))
 
 
-def counted_refusal(config: ConsensusConfig, state: ReplicaState, message: ViewChange) -> Refusal | None:
+def view_change_count_refusal(config: ConsensusConfig, state: ReplicaState, message: ViewChange) -> Refusal | None:
     """Whether the replica already counted this sender's VIEW-CHANGE for the view, or
     needs none."""
     if (message.new_view, message.sender) in state.view_change_senders:
@@ -920,7 +920,7 @@ def new_view_is_valid(config: ConsensusConfig, message: NewView) -> bool:
 
 
 def new_view_refusal(config: ConsensusConfig, state: ReplicaState, message: NewView) -> Refusal | None:
-    refusal = view_change_view_refusal(state, message.view)
+    refusal = view_to_enter_refusal(state, message.view)
     if refusal is not None:
         return refusal
     if not new_view_is_valid(config, message):
