@@ -41,7 +41,7 @@ from spec.constants import MAX_CLOCK_SKEW_MS
 from spec.ledger import apply_block, make_header
 from spec.pbft import (
     ReplicaState,
-    Step,
+    StepResult,
     block_transactions,
     genesis_checkpoint,
     initial_replica_state,
@@ -204,7 +204,7 @@ class Model:
         variant = SPEC_VARIANTS.get(config.mutant or "", {})
         self.step_patches = [{**variant, "apply_block": applier} for applier in self.appliers]
         self.actions: list[dict[ReplicaState, dict[tuple[Input, ...], Effect | None]]] = [{} for _ in range(self.n)]
-        self.memo: list[dict[ReplicaState, dict[Input, Step]]] = [
+        self.memo: list[dict[ReplicaState, dict[Input, StepResult]]] = [
             {} for _ in range(self.n)
         ]
         self.crashable = tuple(sorted(config.crashable))
@@ -234,14 +234,14 @@ class Model:
                 state = initial_replica_state(self.consensus, replica, self.config.start_clock(replica))
                 for request in self.config.requests:
                     if request.after_height == 0:
-                        state, outputs = self.step(replica, state, request.request)
+                        state, outputs, _ = self.step(replica, state, request.request)
                         self.initial_results.setdefault(replica, []).append((request.request, outputs))
                         sent.extend(self.within_bounds(outputs))
                 replicas.append(state)
         return World(tuple(replicas), frozenset(sent), 0)
 
     # --- one replica step, memoised (the step is a pure function) ---
-    def step(self, replica: int, state: ReplicaState, event: Input) -> Step:
+    def step(self, replica: int, state: ReplicaState, event: Input) -> StepResult:
         table = self.memo[replica].get(state)
         if table is None:
             table = {}
@@ -253,7 +253,7 @@ class Model:
                 bare = replace(state, prepared=())
                 with installed(self.step_patches[replica]):
                     found = step(self.consensus, bare, event)
-                found = (replace(found[0], prepared=()), found[1])
+                found = found._replace(state=replace(found.state, prepared=()))
             else:
                 with installed(self.step_patches[replica]):
                     found = step(self.consensus, state, event)
@@ -354,7 +354,7 @@ class Model:
             for responder, state in enumerate(replicas):
                 if state is None or state.height < request.height or responder == request.sender:
                     continue
-                after, outputs = self.step(responder, state, request)
+                after, outputs, _ = self.step(responder, state, request)
                 assert after is state or after == state, "answering a block request changes nothing"
                 answers.extend(outputs)
         return frozenset(answers)
@@ -437,12 +437,12 @@ class Model:
         results: list[tuple[Input, ReplicaState, tuple[Message, ...]]] = []
         current = state
         for event in inputs:
-            current, outputs = self.step(replica, current, event)
+            current, outputs, _ = self.step(replica, current, event)
             results.append((event, current, outputs))
         if current.height > state.height:
             for request in self.config.requests:
                 if request.after_height <= current.height:
-                    current, outputs = self.step(replica, current, request.request)
+                    current, outputs, _ = self.step(replica, current, request.request)
                     results.append((request.request, current, outputs))
         return results
 

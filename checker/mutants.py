@@ -17,8 +17,8 @@ from dataclasses import replace
 from typing import Any
 
 import spec.pbft as pbft
-from spec.pbft import ConsensusConfig, ReplicaState, Step
-from spec.wire.messages import BlockRequest, CheckpointCertificate
+from spec.pbft import ConsensusConfig, ReplicaState, StepResult, Transition
+from spec.wire.messages import BlockRequest, CheckpointCertificate, Message
 
 REAL_ADOPT_STABLE_CHECKPOINT = pbft.adopt_stable_checkpoint
 """The fixed function, which the variant below calls for what it does not change."""
@@ -43,12 +43,26 @@ def adopt_stable_checkpoint_keeping_the_slot(state: ReplicaState, stable: Checkp
 
 
 # --- finding 2: fetching only on checkpoint evidence ------------------------------------------------
-def without_block_requests(step_function: Callable[..., Step]) -> Callable[..., Step]:
-    """`step_function`, its BLOCK-REQUESTs left unsent."""
+def unasked(outputs: tuple[Message, ...]) -> tuple[Message, ...]:
+    return tuple(message for message in outputs if not isinstance(message, BlockRequest))
 
-    def unasking(*arguments: Any) -> Step:
-        state, outputs = step_function(*arguments)
-        return state, tuple(message for message in outputs if not isinstance(message, BlockRequest))
+
+def transition_without_block_requests(function: Callable[..., Transition]) -> Callable[..., Transition]:
+    """`function` (which acts on an input already taken), its BLOCK-REQUESTs left unsent."""
+
+    def unasking(*arguments: Any) -> Transition:
+        state, outputs = function(*arguments)
+        return state, unasked(outputs)
+
+    return unasking
+
+
+def handler_without_block_requests(handler: Callable[..., StepResult]) -> Callable[..., StepResult]:
+    """`handler` (an input's whole step), its BLOCK-REQUESTs left unsent."""
+
+    def unasking(*arguments: Any) -> StepResult:
+        result = handler(*arguments)
+        return result._replace(outputs=unasked(result.outputs))
 
     return unasking
 
@@ -70,8 +84,8 @@ SPEC_VARIANTS: dict[str, dict[str, Callable[..., Any]]] = {
     # checkpoint votes showed a higher height, so one that missed a height between
     # checkpoints of a group gone idle never learns of it.
     "fetch_on_checkpoint_evidence_only": {
-        "start_view_change": without_block_requests(pbft.start_view_change),
-        "on_block_response": without_block_requests(pbft.on_block_response),
+        "start_view_change": transition_without_block_requests(pbft.start_view_change),
+        "on_block_response": handler_without_block_requests(pbft.on_block_response),
     },
     "new_view_compares_checkpoint_signers": {"same_checkpoint": same_checkpoint_and_signers},
 }

@@ -162,6 +162,7 @@ def replica_line(config: CheckerConfig, state: ReplicaState) -> str:
 
 def render(config: CheckerConfig, trace: Trace, finding: Finding) -> str:
     platform = config.consensus.platforms
+    model = Model(config)  # to ask each step again for its refusal (memoised, and with the configuration's mutant)
     initial, steps = trace.initial, trace.steps
     lines = [f"{finding.property}: {finding.detail}", "", "initial world:"]
     for state in initial.replicas:
@@ -180,12 +181,17 @@ def render(config: CheckerConfig, trace: Trace, finding: Finding) -> str:
             lines.append(f"{step.number:>3}. {who} crashes (stops for good)")
         else:
             previous = before.replicas[action.replica]
+            assert previous is not None, "only a correct replica steps on inputs"
             shown = 0
             for event, state, outputs in step.results:
-                if state == previous and not outputs:
-                    continue  # a vote in a burst that changed nothing (already counted, or its own)
+                refusal = model.step(action.replica, previous, event).refusal
+                if refusal is None and state == previous and not outputs:
+                    continue  # taken, but it changed nothing (a vote in a burst, say)
                 prefix = f"{step.number:>3}. " if shown == 0 else "     "
-                lines.append(f"{prefix}{who} receives {describe(config, event)}")
+                if refusal is None:
+                    lines.append(f"{prefix}{who} receives {describe(config, event)}")
+                else:
+                    lines.append(f"{prefix}{who} ignores {describe(config, event)}: {refusal.value}")
                 for message in outputs:
                     lines.append(f"       -> sends {describe(config, message)}")
                 previous = state

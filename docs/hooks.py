@@ -7,6 +7,8 @@ writes no files in the repository (`fedspec check` runs in a scratch directory).
 Placeholders (each alone on its line):
 
 * `<!-- fedspec:codes -->`: `spec.codes.CODE_TABLE`, in precedence order.
+* `<!-- fedspec:refusals -->`: `spec.refusals.REFUSAL_TABLE`, with the functions of
+  `spec/pbft.py` that decide each reason, read from its syntax tree.
 * `<!-- fedspec:constants -->`: every constant of `spec/constants.py`.
 * `<!-- fedspec:invariants -->`: `spec.invariants.INVARIANT_NAMES` and their predicates.
 * `<!-- fedspec:checks FUNCTION -->`: the checks of `spec.ledger.FUNCTION`, in the
@@ -90,6 +92,7 @@ import spec.wire.state_root
 from conformance.generate import consensus_sample_messages
 from fedspec.cli import app
 from spec.codes import CODE_TABLE, PRECEDENCE, ResultCode
+from spec.refusals import REFUSAL_TABLE, Refusal
 from spec.scenario import load_and_replay
 from spec.wire.encoding import (
     SIGNED_FIELDS,
@@ -143,6 +146,41 @@ def codes_table() -> str:
     for number, info in enumerate(CODE_TABLE):
         anchor = f"[](){{#code-{info.code.value}}}"
         rows.append(f"| {number} | {anchor}`{info.code.value}` | {info.kind} | {cell(info.meaning)} |")
+    return "\n".join(rows)
+
+
+# --- refusals ------------------------------------------------------------------------------------
+def refusal_deciders() -> dict[Refusal, list[str]]:
+    """For each refusal, the functions of `spec/pbft.py` that return it (`Refusal.NAME`
+    in their body), in source order."""
+    tree = ast.parse(Path(spec.pbft.__file__).read_text(encoding="utf-8"))
+    deciders: dict[Refusal, list[str]] = {info.refusal: [] for info in REFUSAL_TABLE}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name) and inner.value.id == "Refusal":
+                names = deciders[Refusal[inner.attr]]
+                if node.name not in names:
+                    names.append(node.name)
+    return deciders
+
+
+def refusals_table() -> str:
+    """One row per refusal. A reason no function of `spec/pbft.py` decides, or one
+    missing from the table, fails the build: the site would list a reason that never occurs."""
+    listed = [info.refusal for info in REFUSAL_TABLE]
+    if sorted(listed) != sorted(Refusal):
+        raise ValueError("REFUSAL_TABLE must list every Refusal exactly once")
+    deciders = refusal_deciders()
+    rows = ["| # | refusal | inputs | decided by | meaning |", "|--:|---|---|---|---|"]
+    for number, info in enumerate(REFUSAL_TABLE):
+        if not deciders[info.refusal]:
+            raise ValueError(f"no function of spec/pbft.py returns Refusal.{info.refusal.name}")
+        anchor = f"[](){{#refusal-{info.refusal.value}}}"
+        functions = ", ".join(f"[`{name}`][spec.pbft.{name}]" for name in deciders[info.refusal])
+        inputs = ", ".join(info.inputs)
+        rows.append(f"| {number} | {anchor}`{info.refusal.value}` | {inputs} | {functions} | {cell(info.meaning)} |")
     return "\n".join(rows)
 
 
@@ -1159,6 +1197,8 @@ def established_table() -> str:
 def render(kind: str, argument: str | None) -> str:
     if kind == "codes":
         return codes_table()
+    if kind == "refusals":
+        return refusals_table()
     if kind == "constants":
         return constants_table()
     if kind == "invariants":

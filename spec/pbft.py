@@ -1,11 +1,15 @@
 """PBFT consensus: every replica is a pure, deterministic step function.
 
-    step(config, state, input) -> (new state, outputs)
+    step(config, state, input) -> StepResult(new state, outputs, refusal)
 
 An input is a client request, a delivered message or a fired timer; the outputs
 are messages, each broadcast to every replica (a BLOCK-RESPONSE names the one
-replica it is for). Nothing in here reads a clock, draws a random number or does
-I/O: the shell that runs a replica does that and calls `step`.
+replica it is for). The refusal is None when the replica took the input, and
+otherwise names why it ignored it (`spec.refusals`): each handler below first asks
+a function named `..._refusal` for the reason, if any, then acts.
+
+Nothing in here reads a clock, draws a random number or does I/O: the shell that
+runs a replica does that and calls `step`.
 
 Messages reach `step` already authenticated. On the wire every message travels in
 a signed envelope: its sender's Ed25519 signature under its kind's domain tag, and
@@ -26,10 +30,12 @@ f + 1 replicas, one of them correct; 2f + 1 does that only when N = 3f + 1.
 """
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from spec.codes import ResultCode
 from spec.constants import MAX_CLOCK_SKEW_MS
 from spec.ledger import apply_block, make_header, validate_static
+from spec.refusals import Refusal
 from spec.state import Chain
 from spec.wire.encoding import block_hash, transaction_hash
 from spec.wire.messages import (
@@ -177,7 +183,27 @@ class ReplicaState:
         return len(self.executed)
 
 
-Step = tuple[ReplicaState, tuple[Message, ...]]
+Transition = tuple[ReplicaState, tuple[Message, ...]]
+"""What a replica does once it took an input: its new state and the messages it sends."""
+
+
+class StepResult(NamedTuple):
+    """What `step` returns: the new state, the messages to send, and why the input
+    was ignored (None: it was taken, even if nothing is sent)."""
+
+    state: ReplicaState
+    outputs: tuple[Message, ...]
+    refusal: Refusal | None
+
+
+def refused(state: ReplicaState, refusal: Refusal) -> StepResult:
+    """The input is ignored: the state stays as it was and nothing is sent."""
+    return StepResult(state, (), refusal)
+
+
+def accepted(transition: Transition) -> StepResult:
+    state, outputs = transition
+    return StepResult(state, outputs, None)
 
 
 def initial_replica_state(config: ConsensusConfig, replica: ReplicaId, clock_ms: int) -> ReplicaState:
@@ -208,8 +234,9 @@ def genesis_checkpoint(config: ConsensusConfig) -> CheckpointCertificate:
 
 
 # --- the step function -------------------------------------------------------------------------
-def step(config: ConsensusConfig, state: ReplicaState, event: Input) -> Step:
-    """The whole replica: one input in, the new state and the messages to send out."""
+def step(config: ConsensusConfig, state: ReplicaState, event: Input) -> StepResult:
+    """The whole replica: one input in; the new state, the messages to send out, and
+    the refusal if the input was ignored."""
     if isinstance(event, ClientRequest):
         return on_client_request(config, state, event)
     if isinstance(event, TimerFired):
@@ -252,28 +279,39 @@ def proposal_order(request: tuple[AnyTransaction, ...]) -> tuple[int, str]:
     return PROPOSAL_RANK[first.type], transaction_hash(first).hex()
 
 
-def request_is_proposable(config: ConsensusConfig, request: tuple[AnyTransaction, ...]) -> bool:
-    """A request is one transaction, or a FEDERATION_TASK and its LOCK; each passes
-    the static checks, and the request fits in a block."""
-    if len(request) == 0 or len(request) > 2 or len(request) > config.max_block_transactions:
-        return False
+def request_refusal(config: ConsensusConfig, request: tuple[AnyTransaction, ...]) -> Refusal | None:
+    """A request is one transaction, or a FEDERATION_TASK and its LOCK; it fits in a
+    block, and each of its transactions passes the static checks."""
+    if len(request) == 0 or len(request) > 2:
+        return Refusal.REQUEST_MALFORMED
     if len(request) == 2 and request[0].type != "FEDERATION_TASK":
-        return False
+        return Refusal.REQUEST_MALFORMED
+    if len(request) > config.max_block_transactions:
+        return Refusal.REQUEST_LARGER_THAN_BLOCK
     for index in range(len(request)):
         following = request[index + 1] if index + 1 < len(request) else None
         if validate_static(config.chain, request[index], following) != ResultCode.OK:
-            return False
-    return True
+            return Refusal.REQUEST_TRANSACTION_INVALID
+    return None
 
 
-def on_client_request(config: ConsensusConfig, state: ReplicaState, event: ClientRequest) -> Step:
+def client_request_refusal(
+    config: ConsensusConfig, state: ReplicaState, request: tuple[AnyTransaction, ...]
+) -> Refusal | None:
+    if request in state.pending:
+        return Refusal.REQUEST_ALREADY_PENDING
+    if request_is_executed(state, request):
+        return Refusal.REQUEST_ALREADY_EXECUTED
+    return request_refusal(config, request)
+
+
+def on_client_request(config: ConsensusConfig, state: ReplicaState, event: ClientRequest) -> StepResult:
     request = event.transactions
-    if request in state.pending or request_is_executed(state, request):
-        return state, ()
-    if not request_is_proposable(config, request):
-        return state, ()
+    refusal = client_request_refusal(config, state, request)
+    if refusal is not None:
+        return refused(state, refusal)
     pending = tuple(sorted(state.pending + (request,), key=proposal_order))
-    return maybe_propose(config, replace(state, pending=pending))
+    return accepted(maybe_propose(config, replace(state, pending=pending)))
 
 
 def request_is_executed(state: ReplicaState, request: tuple[AnyTransaction, ...]) -> bool:
@@ -309,9 +347,10 @@ def block_transactions(
     return tuple(transactions)
 
 
-def maybe_propose(config: ConsensusConfig, state: ReplicaState) -> Step:
+def maybe_propose(config: ConsensusConfig, state: ReplicaState) -> Transition:
     """A correct primary with nothing in flight proposes its pending requests in a
-    fresh block, unless the NEW-VIEW already fixed this height."""
+    fresh block, unless the NEW-VIEW already fixed this height. (Not proposing is
+    not a refusal: the input that led here was taken.)"""
     if not state.active or not is_primary(config, state) or state.slot is not None:
         return state, ()
     height = state.height + 1
@@ -324,45 +363,78 @@ def maybe_propose(config: ConsensusConfig, state: ReplicaState) -> Step:
     header = make_header(state.ledger, timestamp, config.platforms[state.replica], txs)
     block = Block(header=header, transactions=txs)
     pre_prepare = PrePrepare(state.view, height, block_hash(header), block, state.replica)
+    if pre_prepare_refusal(config, state, pre_prepare) is not None:
+        return state, ()  # above the high watermark, say: the primary waits for a checkpoint
     return accept_pre_prepare(config, state, pre_prepare, announce=True)
 
 
 # --- normal case: pre-prepare, prepare, commit ---------------------------------------------------
-def proposal_is_acceptable(
-    config: ConsensusConfig, state: ReplicaState, pre_prepare: PrePrepare) -> bool:
+def proposal_refusal(config: ConsensusConfig, state: ReplicaState, pre_prepare: PrePrepare) -> Refusal | None:
     """Before preparing, a replica checks the proposal against its own ledger."""
     block = pre_prepare.block
     if block.header.height != pre_prepare.height:
-        return False
+        return Refusal.BLOCK_HEIGHT_MISMATCH
     if block_hash(block.header) != pre_prepare.digest:
-        return False
+        return Refusal.DIGEST_MISMATCH
     if block.header.timestamp_ms > state.clock_ms + MAX_CLOCK_SKEW_MS:
-        return False
+        return Refusal.TIMESTAMP_AHEAD_OF_CLOCK
     _, receipt = apply_block(config.chain, state.ledger, block)
-    return receipt.code == ResultCode.OK
+    if receipt.code != ResultCode.OK:
+        return Refusal.BLOCK_INVALID
+    return None
 
 
-def on_pre_prepare(config: ConsensusConfig, state: ReplicaState, message: PrePrepare) -> Step:
-    if not state.active or message.view != state.view:
-        return state, ()
-    if message.sender != primary_of(message.view, config.n) or message.sender == state.replica:
-        return state, ()
+def view_refusal(state: ReplicaState, view: int) -> Refusal | None:
+    """A message of the normal case counts only in the view the replica works in."""
+    if view < state.view:
+        return Refusal.STALE_VIEW
+    if view > state.view:
+        return Refusal.FUTURE_VIEW
+    if not state.active:
+        return Refusal.AWAITING_NEW_VIEW
+    return None
+
+
+def delivered_pre_prepare_refusal(config: ConsensusConfig, state: ReplicaState, message: PrePrepare) -> Refusal | None:
+    """A PRE-PREPARE from the network: this view's, from its primary (a replica took
+    its own proposal when it made it), for a height the NEW-VIEW left open; then the
+    checks every proposal passes."""
+    refusal = view_refusal(state, message.view)
+    if refusal is not None:
+        return refusal
+    if message.sender != primary_of(message.view, config.n):
+        return Refusal.NOT_FROM_PRIMARY
+    if message.sender == state.replica:
+        return Refusal.OWN_MESSAGE
     if proposal_from_new_view(state, message.height) is not None:
-        return state, ()
-    return accept_pre_prepare(config, state, message)
+        return Refusal.FIXED_BY_NEW_VIEW
+    return pre_prepare_refusal(config, state, message)
+
+
+def on_pre_prepare(config: ConsensusConfig, state: ReplicaState, message: PrePrepare) -> StepResult:
+    refusal = delivered_pre_prepare_refusal(config, state, message)
+    if refusal is not None:
+        return refused(state, refusal)
+    return accepted(accept_pre_prepare(config, state, message))
+
+
+def pre_prepare_refusal(config: ConsensusConfig, state: ReplicaState, pre_prepare: PrePrepare) -> Refusal | None:
+    """Whether this replica may prepare `pre_prepare` as this view's proposal for
+    its next height: the checks every proposal passes, its own primary's included."""
+    if pre_prepare.height != state.height + 1:
+        return Refusal.HEIGHT_NOT_NEXT
+    if state.slot is not None:
+        return Refusal.PROPOSAL_ALREADY_TAKEN
+    if not within_watermarks(config, state, pre_prepare.height):
+        return Refusal.OUTSIDE_WATERMARKS
+    return proposal_refusal(config, state, pre_prepare)
 
 
 def accept_pre_prepare(
     config: ConsensusConfig, state: ReplicaState, pre_prepare: PrePrepare, announce: bool = False
-) -> Step:
-    """Take `pre_prepare` as this view's proposal for the next height, if it is one
-    this replica may prepare. `announce`: the primary broadcasts a fresh proposal."""
-    if state.slot is not None or pre_prepare.height != state.height + 1:
-        return state, ()
-    if not within_watermarks(config, state, pre_prepare.height):
-        return state, ()
-    if not proposal_is_acceptable(config, state, pre_prepare):
-        return state, ()
+) -> Transition:
+    """Take `pre_prepare` as this view's proposal for the next height (it passed
+    `pre_prepare_refusal`). `announce`: the primary broadcasts a fresh proposal."""
     primary = primary_of(pre_prepare.view, config.n)
     outputs: tuple[Message, ...] = ()
     if announce:
@@ -385,19 +457,42 @@ def is_prepared(config: ConsensusConfig, slot: Slot) -> bool:
     return len(slot.prepares) >= config.quorum
 
 
-def on_prepare(config: ConsensusConfig, state: ReplicaState, message: Prepare) -> Step:
-    slot = state.slot
-    if slot is None or not state.active or message.view != state.view:
-        return state, ()
-    if message.height != slot.pre_prepare.height or message.digest != slot.pre_prepare.digest:
-        return state, ()
-    if message.sender in slot.prepares or is_prepared(config, slot):
-        return state, ()
-    slot = replace(slot, prepares=slot.prepares | {message.sender})
-    return after_prepare_vote(config, replace(state, slot=slot))
+def slot_vote_refusal(state: ReplicaState, vote: Prepare | Commit) -> Refusal | None:
+    """A PREPARE or COMMIT counts only for the slot: this view, its height, its digest."""
+    refusal = view_refusal(state, vote.view)
+    if refusal is not None:
+        return refusal
+    if state.slot is None:
+        return Refusal.NO_OPEN_SLOT
+    if vote.height != state.slot.pre_prepare.height:
+        return Refusal.VOTE_FOR_OTHER_HEIGHT
+    if vote.digest != state.slot.pre_prepare.digest:
+        return Refusal.VOTE_FOR_OTHER_BLOCK
+    return None
 
 
-def after_prepare_vote(config: ConsensusConfig, state: ReplicaState) -> Step:
+def prepare_refusal(config: ConsensusConfig, state: ReplicaState, message: Prepare) -> Refusal | None:
+    refusal = slot_vote_refusal(state, message)
+    if refusal is not None:
+        return refusal
+    assert state.slot is not None  # slot_vote_refusal: the slot is open
+    if message.sender in state.slot.prepares:
+        return Refusal.DUPLICATE_VOTE
+    if is_prepared(config, state.slot):
+        return Refusal.ALREADY_PREPARED
+    return None
+
+
+def on_prepare(config: ConsensusConfig, state: ReplicaState, message: Prepare) -> StepResult:
+    refusal = prepare_refusal(config, state, message)
+    if refusal is not None:
+        return refused(state, refusal)
+    assert state.slot is not None
+    slot = replace(state.slot, prepares=state.slot.prepares | {message.sender})
+    return accepted(after_prepare_vote(config, replace(state, slot=slot)))
+
+
+def after_prepare_vote(config: ConsensusConfig, state: ReplicaState) -> Transition:
     """On reaching a prepare quorum: keep the certificate, send COMMIT."""
     slot = state.slot
     assert slot is not None
@@ -426,19 +521,28 @@ def record_prepared(
     return tuple(kept)
 
 
-def on_commit(config: ConsensusConfig, state: ReplicaState, message: Commit) -> Step:
-    slot = state.slot
-    if slot is None or not state.active or message.view != state.view:
-        return state, ()
-    if message.height != slot.pre_prepare.height or message.digest != slot.pre_prepare.digest:
-        return state, ()
-    if not is_prepared(config, slot) or message.sender in slot.commits:
-        return state, ()
-    slot = replace(slot, commits=slot.commits | {message.sender})
-    return after_commit_vote(config, replace(state, slot=slot))
+def commit_refusal(config: ConsensusConfig, state: ReplicaState, message: Commit) -> Refusal | None:
+    refusal = slot_vote_refusal(state, message)
+    if refusal is not None:
+        return refusal
+    assert state.slot is not None  # slot_vote_refusal: the slot is open
+    if not is_prepared(config, state.slot):
+        return Refusal.NOT_YET_PREPARED
+    if message.sender in state.slot.commits:
+        return Refusal.DUPLICATE_VOTE
+    return None
 
 
-def after_commit_vote(config: ConsensusConfig, state: ReplicaState) -> Step:
+def on_commit(config: ConsensusConfig, state: ReplicaState, message: Commit) -> StepResult:
+    refusal = commit_refusal(config, state, message)
+    if refusal is not None:
+        return refused(state, refusal)
+    assert state.slot is not None
+    slot = replace(state.slot, commits=state.slot.commits | {message.sender})
+    return accepted(after_commit_vote(config, replace(state, slot=slot)))
+
+
+def after_commit_vote(config: ConsensusConfig, state: ReplicaState) -> Transition:
     """On reaching a commit quorum: execute the block."""
     slot = state.slot
     assert slot is not None
@@ -451,7 +555,7 @@ def after_commit_vote(config: ConsensusConfig, state: ReplicaState) -> Step:
 
 # --- execution and checkpoints ----------------------------------------------------------------------
 def execute(
-    config: ConsensusConfig, state: ReplicaState, block: Block, certificate: CommitCertificate) -> Step:
+    config: ConsensusConfig, state: ReplicaState, block: Block, certificate: CommitCertificate) -> Transition:
     """Apply a committed block to the ledger, in height order, then go on."""
     ledger, _ = apply_block(config.chain, state.ledger, block)
     pending: list[tuple[AnyTransaction, ...]] = []
@@ -476,32 +580,45 @@ def execute(
     return state, outputs + more
 
 
-def take_next_proposal(config: ConsensusConfig, state: ReplicaState) -> Step:
+def take_next_proposal(config: ConsensusConfig, state: ReplicaState) -> Transition:
     """Go on with the next height: the NEW-VIEW's proposal for it, or (as primary)
     a fresh one."""
     if not state.active:
         return state, ()
     fixed = proposal_from_new_view(state, state.height + 1)
-    if fixed is not None:
-        return accept_pre_prepare(config, state, fixed)
-    return maybe_propose(config, state)
+    if fixed is None:
+        return maybe_propose(config, state)
+    if pre_prepare_refusal(config, state, fixed) is not None:
+        return state, ()  # a slot still open, say: the checkpoint that led here came first
+    return accept_pre_prepare(config, state, fixed)
 
 
-def on_checkpoint(config: ConsensusConfig, state: ReplicaState, message: Checkpoint) -> Step:
+def on_checkpoint(config: ConsensusConfig, state: ReplicaState, message: Checkpoint) -> StepResult:
+    refusal = checkpoint_vote_refusal(config, state, message)
+    if refusal is not None:
+        return refused(state, refusal)
     before = state.stable.height
     state = record_checkpoint_vote(config, state, message)
     if state.stable.height == before:
-        return state, ()
+        return StepResult(state, (), None)
     # The window moved up: a primary held back by the high watermark goes on.
-    return take_next_proposal(config, state)
+    return accepted(take_next_proposal(config, state))
+
+
+def checkpoint_vote_refusal(config: ConsensusConfig, state: ReplicaState, message: Checkpoint) -> Refusal | None:
+    if message.height <= state.stable.height:
+        return Refusal.CHECKPOINT_NOT_ABOVE_STABLE
+    if message.height % config.checkpoint_interval != 0:
+        return Refusal.CHECKPOINT_HEIGHT_NOT_ON_INTERVAL
+    if message in state.checkpoint_votes:
+        return Refusal.DUPLICATE_VOTE
+    return None
 
 
 def record_checkpoint_vote(config: ConsensusConfig, state: ReplicaState, message: Checkpoint) -> ReplicaState:
     """Count a checkpoint vote (this replica's own included); a quorum of matching
     votes makes the checkpoint stable."""
-    if message.height <= state.stable.height or message.height % config.checkpoint_interval != 0:
-        return state
-    if message in state.checkpoint_votes:
+    if checkpoint_vote_refusal(config, state, message) is not None:
         return state
     votes = state.checkpoint_votes + (message,)
     signers: set[ReplicaId] = set()
@@ -551,7 +668,12 @@ def adopt_stable_checkpoint(state: ReplicaState, stable: CheckpointCertificate) 
 
 
 # --- view change ------------------------------------------------------------------------------------
-def on_timer(config: ConsensusConfig, state: ReplicaState, event: TimerFired) -> Step:
+def on_timer(config: ConsensusConfig, state: ReplicaState, event: TimerFired) -> StepResult:
+    """A timer is never refused: it brings the clock, and may find nothing to do."""
+    return accepted(timer_fired(config, state, event))
+
+
+def timer_fired(config: ConsensusConfig, state: ReplicaState, event: TimerFired) -> Transition:
     if event.now_ms > state.clock_ms:
         state = replace(state, clock_ms=event.now_ms)
     if event.timer == Timer.FETCH:
@@ -565,7 +687,7 @@ def on_timer(config: ConsensusConfig, state: ReplicaState, event: TimerFired) ->
     return state, ()
 
 
-def start_view_change(config: ConsensusConfig, state: ReplicaState, new_view: int) -> Step:
+def start_view_change(config: ConsensusConfig, state: ReplicaState, new_view: int) -> Transition:
     """Leave the current view: stop agreeing, announce what this replica prepared,
     and ask for the block after its own. A replica may time out because it is behind
     a group that went idle: then nothing else would ever tell it (see Catch-up)."""
@@ -648,29 +770,51 @@ def view_change_is_valid(config: ConsensusConfig, message: ViewChange) -> bool:
     return True
 
 
-def on_view_change(config: ConsensusConfig, state: ReplicaState, message: ViewChange) -> Step:
-    if message.new_view < state.view or (message.new_view == state.view and state.active):
-        return state, ()
-    if already_counted(config, state, message):
-        return state, ()
+def view_to_enter_refusal(state: ReplicaState, view: int) -> Refusal | None:
+    """A VIEW-CHANGE or NEW-VIEW for a view the replica left, or one it already works in."""
+    if view < state.view:
+        return Refusal.STALE_VIEW
+    if view == state.view and state.active:
+        return Refusal.VIEW_ALREADY_STARTED
+    return None
+
+
+def view_change_refusal(config: ConsensusConfig, state: ReplicaState, message: ViewChange) -> Refusal | None:
+    refusal = view_to_enter_refusal(state, message.new_view)
+    if refusal is not None:
+        return refusal
+    refusal = view_change_count_refusal(config, state, message)
+    if refusal is not None:
+        return refusal
     if not view_change_is_valid(config, message):
-        return state, ()
+        return Refusal.VIEW_CHANGE_INVALID
+    return None
+
+
+def on_view_change(config: ConsensusConfig, state: ReplicaState, message: ViewChange) -> StepResult:
+    refusal = view_change_refusal(config, state, message)
+    if refusal is not None:
+        return refused(state, refusal)
     state = record_view_change(config, state, message)
     join = view_to_join(config, state)
     if join is not None:
-        return start_view_change(config, state, join)
-    return maybe_send_new_view(config, state)
+        return accepted(start_view_change(config, state, join))
+    return accepted(maybe_send_new_view(config, state))
 
 
-def already_counted(config: ConsensusConfig, state: ReplicaState, message: ViewChange) -> bool:
+def view_change_count_refusal(config: ConsensusConfig, state: ReplicaState, message: ViewChange) -> Refusal | None:
+    """Whether the replica already counted this sender's VIEW-CHANGE for the view, or
+    needs none."""
     if (message.new_view, message.sender) in state.view_change_senders:
-        return True
+        return Refusal.VIEW_CHANGE_ALREADY_COUNTED
     if primary_of(message.new_view, config.n) != state.replica:
-        return message.new_view == state.view  # a backup waiting in this view needs no more of them
+        if message.new_view == state.view:
+            return Refusal.VIEW_CHANGE_NOT_NEEDED  # a backup waiting in this view needs no more of them
+        return None
     for known in state.view_changes:
         if known.new_view == message.new_view and known.sender == message.sender:
-            return True
-    return False
+            return Refusal.VIEW_CHANGE_ALREADY_COUNTED
+    return None
 
 
 def view_to_join(config: ConsensusConfig, state: ReplicaState) -> int | None:
@@ -732,7 +876,7 @@ def certificate_rank(certificate: PreparedCertificate) -> tuple[int, str]:
     return certificate.pre_prepare.view, certificate.pre_prepare.digest
 
 
-def maybe_send_new_view(config: ConsensusConfig, state: ReplicaState) -> Step:
+def maybe_send_new_view(config: ConsensusConfig, state: ReplicaState) -> Transition:
     """The primary of the view this replica is moving to starts it on a quorum."""
     if state.active or not is_primary(config, state):
         return state, ()
@@ -776,15 +920,23 @@ def new_view_is_valid(config: ConsensusConfig, message: NewView) -> bool:
     return True
 
 
-def on_new_view(config: ConsensusConfig, state: ReplicaState, message: NewView) -> Step:
-    if message.view < state.view or (message.view == state.view and state.active):
-        return state, ()
+def new_view_refusal(config: ConsensusConfig, state: ReplicaState, message: NewView) -> Refusal | None:
+    refusal = view_to_enter_refusal(state, message.view)
+    if refusal is not None:
+        return refusal
     if not new_view_is_valid(config, message):
-        return state, ()
-    return install_new_view(config, state, message)
+        return Refusal.NEW_VIEW_INVALID
+    return None
 
 
-def install_new_view(config: ConsensusConfig, state: ReplicaState, message: NewView) -> Step:
+def on_new_view(config: ConsensusConfig, state: ReplicaState, message: NewView) -> StepResult:
+    refusal = new_view_refusal(config, state, message)
+    if refusal is not None:
+        return refused(state, refusal)
+    return accepted(install_new_view(config, state, message))
+
+
+def install_new_view(config: ConsensusConfig, state: ReplicaState, message: NewView) -> Transition:
     """Enter `message.view` and take its proposal for the next height, if it has one."""
     state = replace(state, view=message.view, active=True, slot=None, view_proposals=message.proposals)
     state = forget_view_changes_below(state, message.view + 1)
@@ -809,12 +961,23 @@ def votes_for_executed_proposals(config: ConsensusConfig, state: ReplicaState, m
 
 
 # --- catch-up ---------------------------------------------------------------------------------------
-def on_block_request(state: ReplicaState, message: BlockRequest) -> Step:
-    if message.sender == state.replica or message.height < 1 or message.height > state.height:
-        return state, ()
+def block_request_refusal(state: ReplicaState, message: BlockRequest) -> Refusal | None:
+    if message.sender == state.replica:
+        return Refusal.OWN_MESSAGE
+    if message.height < 1:
+        return Refusal.HEIGHT_BELOW_FIRST_BLOCK
+    if message.height > state.height:
+        return Refusal.BLOCK_NOT_YET_EXECUTED
+    return None
+
+
+def on_block_request(state: ReplicaState, message: BlockRequest) -> StepResult:
+    refusal = block_request_refusal(state, message)
+    if refusal is not None:
+        return refused(state, refusal)
     index = message.height - 1
     response = BlockResponse(state.blocks[index], state.commit_certificates[index], message.sender, state.replica)
-    return state, (response,)
+    return StepResult(state, (response,), None)
 
 
 def commit_certificate_is_valid(config: ConsensusConfig, certificate: CommitCertificate, block: Block) -> bool:
@@ -823,23 +986,32 @@ def commit_certificate_is_valid(config: ConsensusConfig, certificate: CommitCert
     return len(certificate.commits) >= config.quorum and all_replicas(config, certificate.commits)
 
 
-def on_block_response(
-    config: ConsensusConfig, state: ReplicaState, message: BlockResponse) -> Step:
+def block_response_refusal(config: ConsensusConfig, state: ReplicaState, message: BlockResponse) -> Refusal | None:
     """A quorum's commits, not the responder's word, make the block acceptable."""
     certificate = message.certificate
-    if message.requester != state.replica or certificate.height != state.height + 1:
-        return state, ()
+    if message.requester != state.replica:
+        return Refusal.RESPONSE_FOR_OTHER_REPLICA
+    if certificate.height != state.height + 1:
+        return Refusal.HEIGHT_NOT_NEXT
     if not commit_certificate_is_valid(config, certificate, message.block):
-        return state, ()
+        return Refusal.COMMIT_CERTIFICATE_INVALID
     _, receipt = apply_block(config.chain, state.ledger, message.block)
     if receipt.code != ResultCode.OK:
-        return state, ()
+        return Refusal.BLOCK_INVALID
+    return None
+
+
+def on_block_response(config: ConsensusConfig, state: ReplicaState, message: BlockResponse) -> StepResult:
+    refusal = block_response_refusal(config, state, message)
+    if refusal is not None:
+        return refused(state, refusal)
+    certificate = message.certificate
     votes = votes_for_caught_up_proposal(config, state, certificate)
     state, outputs = execute(config, replace(state, slot=None), message.block, certificate)
     if not state.active:
         # Still waiting for a NEW-VIEW: it may be further behind than anyone told it.
         outputs = outputs + (BlockRequest(state.height + 1, state.replica),)
-    return state, votes + outputs
+    return StepResult(state, votes + outputs, None)
 
 
 def votes_for_caught_up_proposal(

@@ -66,7 +66,7 @@ def test_each_block_family_is_a_distinct_block_and_correct_replicas_judge_its_ti
     assert future.header.timestamp_ms == config.latest_clock(SPROUT) + MAX_CLOCK_SKEW_MS + 1
     for block, prepares in ((latest, True), (future, False)):
         message = PrePrepare(0, 1, block_hash(block.header), block, THOR)
-        after, outputs = model.step(SPROUT, sprout, message)
+        after, outputs, _ = model.step(SPROUT, sprout, message)
         assert (after.slot is not None) == prepares
 
 
@@ -128,7 +128,7 @@ def test_an_unsolicited_block_response_brings_a_replica_in_a_view_change_up_to_d
     assert responses
     nova = world.replicas[NOVA]
     assert nova is not None
-    after, _ = model.step(NOVA, nova, responses[0])
+    after, _, _ = model.step(NOVA, nova, responses[0])
     assert after.height == 1 and not after.active
     assert isinstance(responses[0], BlockResponse) and THOR in responses[0].certificate.commits
 

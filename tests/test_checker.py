@@ -73,7 +73,7 @@ def assert_trace_replays(data: dict, name: str) -> None:
     for index in config.correct:
         states[index] = initial_replica_state(config.consensus, index, config.start_clock(index))
         for item in data["initial"]["replicas"][str(index)]["inputs"]:
-            states[index], outputs = model.step(index, states[index], input_from_json(item["input"]))
+            states[index], outputs, _ = model.step(index, states[index], input_from_json(item["input"]))
             assert [to_json(m) for m in outputs] == item["outputs"]
     if EXPECTED_FINDINGS[name] != "liveness":
         assert data["steps"], "a safety finding or a witness has at least one step"
@@ -88,7 +88,7 @@ def assert_trace_replays(data: dict, name: str) -> None:
         for item in row["inputs"]:
             event = input_from_json(item["input"])
             assert to_json(event) == item["input"]
-            states[replica], outputs = model.step(replica, states[replica], event)
+            states[replica], outputs, _ = model.step(replica, states[replica], event)
             assert [to_json(m) for m in outputs] == item["outputs"]
         for index, summary in row["after"].items():
             assert list(states[int(index)].executed) == summary["executed"]

@@ -26,6 +26,7 @@ from spec.ledger import make_header
 from spec.pbft import (
     ConsensusConfig,
     ReplicaState,
+    StepResult,
     fault_tolerance,
     genesis_checkpoint,
     initial_replica_state,
@@ -126,7 +127,7 @@ def proposal(block: Block, view: int = 0, sender: int | None = None, height: int
 
 
 # --- driving replicas ---------------------------------------------------------------------------------
-Stepper = Callable[[ConsensusConfig, ReplicaState, Input], tuple[ReplicaState, tuple[Message, ...]]]
+Stepper = Callable[[ConsensusConfig, ReplicaState, Input], StepResult]
 Dropper = Callable[[Message, int], bool]
 """drop(message, recipient): True keeps `message` from `recipient`."""
 
@@ -175,7 +176,7 @@ def deliver_all(
         for replica in recipients(message, reachable):
             if drop(message, replica):
                 continue
-            states[replica], outputs = stepper(config, states[replica], message)
+            states[replica], outputs, _ = stepper(config, states[replica], message)
             queue.extend(outputs)
     return states, sent
 
@@ -191,7 +192,7 @@ def submit(
     states = list(states)
     outputs: list[Message] = []
     for replica in sorted(to):
-        states[replica], more = stepper(config, states[replica], request)
+        states[replica], more, _ = stepper(config, states[replica], request)
         outputs.extend(more)
     return states, outputs
 
@@ -213,9 +214,7 @@ def run(
     return deliver_all(config, states, outputs, reachable, drop, stepper)
 
 
-def fire(
-    config: ConsensusConfig, state: ReplicaState, timer: Timer, now_ms: int = CLOCK
-) -> tuple[ReplicaState, tuple[Message, ...]]:
+def fire(config: ConsensusConfig, state: ReplicaState, timer: Timer, now_ms: int = CLOCK) -> StepResult:
     return step(config, state, TimerFired(timer, now_ms))
 
 
@@ -225,7 +224,7 @@ def of_type(messages: Iterable[Message], kind: type) -> list[Any]:
 
 def assert_ignored(config: ConsensusConfig, state: ReplicaState, event: Input) -> None:
     """`event` changes nothing and sends nothing."""
-    after, outputs = step(config, state, event)
+    after, outputs, _ = step(config, state, event)
     assert outputs == ()
     assert after == state
     assert after.ledger is state.ledger
@@ -233,7 +232,7 @@ def assert_ignored(config: ConsensusConfig, state: ReplicaState, event: Input) -
 
 def prepares_it(config: ConsensusConfig, state: ReplicaState, pre_prepare: PrePrepare) -> bool:
     """Does a backup answer `pre_prepare` with its PREPARE (and take the slot)?"""
-    after, outputs = step(config, state, pre_prepare)
+    after, outputs, _ = step(config, state, pre_prepare)
     prepared = Prepare(pre_prepare.view, pre_prepare.height, pre_prepare.digest, state.replica) in outputs
     assert prepared == (after.slot is not None), "a PREPARE is sent exactly when the slot is taken"
     return prepared
@@ -301,7 +300,7 @@ def test_correct_primary_proposes_on_a_client_request_and_all_four_execute() -> 
 
 
 def test_a_backup_keeps_a_request_pending_and_does_not_propose() -> None:
-    state, outputs = step(CONFIG, initial_replica_state(CONFIG, 1, CLOCK), REQUEST)
+    state, outputs, _ = step(CONFIG, initial_replica_state(CONFIG, 1, CLOCK), REQUEST)
     assert outputs == ()
     assert state.pending == (REQUEST.transactions,)
     assert state.slot is None
@@ -312,7 +311,7 @@ def test_a_malformed_or_repeated_request_is_not_taken() -> None:
     task, _lock = REQUEST.transactions
     assert_ignored(CONFIG, primary, ClientRequest((task,)))  # a task without its lock
     assert_ignored(CONFIG, primary, ClientRequest(()))
-    busy, outputs = step(CONFIG, primary, REQUEST)
+    busy, outputs, _ = step(CONFIG, primary, REQUEST)
     assert len(of_type(outputs, PrePrepare)) == 1
     assert_ignored(CONFIG, busy, REQUEST)
 
@@ -326,8 +325,8 @@ def test_a_request_too_large_for_a_block_does_not_stall_the_primary() -> None:
     too_large = ClientRequest(tuple(lock(f"x{i}", amount=ATP) for i in range(CONFIG.max_block_transactions + 1)))
     settle = ClientRequest((transfer_commit("x0"),))
     state = initial_replica_state(CONFIG, 0, CLOCK)
-    state, first = step(CONFIG, state, too_large)
-    state, second = step(CONFIG, state, settle)
+    state, first, _ = step(CONFIG, state, too_large)
+    state, second, _ = step(CONFIG, state, settle)
     proposed = [tx for p in of_type(first + second, PrePrepare) for tx in p.block.transactions]
     assert settle.transactions[0] in proposed
 
@@ -337,7 +336,7 @@ def test_a_single_replica_commits_alone() -> None:
     config = make_config(genesis)
     assert (config.f, config.quorum) == (0, 1)
     request = ClientRequest(pair(task_id="solo", executing_agent=DAVE, cost=100 * ATP))
-    state, outputs = step(config, initial_replica_state(config, 0, CLOCK), request)
+    state, outputs, _ = step(config, initial_replica_state(config, 0, CLOCK), request)
     assert [type(m) for m in outputs] == [PrePrepare, Commit]
     assert state.executed == (of_type(outputs, PrePrepare)[0].digest,)
     assert state.ledger.tasks["solo"].executing_agent == DAVE
@@ -396,10 +395,10 @@ def test_timestamp_rule(timestamp: int, prepared: bool) -> None:
 def test_the_skew_bound_follows_the_backups_clock() -> None:
     late = CLOCK + MAX_CLOCK_SKEW_MS + 1
     pre_prepare = proposal(block_on(GENESIS_LEDGER, REQUEST.transactions, late))
-    state, _ = fire(CONFIG, backup(), Timer.FETCH, now_ms=CLOCK + 1)
+    state, _, _ = fire(CONFIG, backup(), Timer.FETCH, now_ms=CLOCK + 1)
     assert state.clock_ms == CLOCK + 1
     assert prepares_it(CONFIG, state, pre_prepare)
-    earlier, _ = fire(CONFIG, state, Timer.FETCH, now_ms=T0)
+    earlier, _, _ = fire(CONFIG, state, Timer.FETCH, now_ms=T0)
     assert earlier.clock_ms == CLOCK + 1, "a replica's clock never runs backwards"
 
 
@@ -435,7 +434,7 @@ def test_in_view_1_only_its_primary_pre_prepares(case: str, view: int, sender: i
 def test_a_second_pre_prepare_for_a_taken_height_is_ignored() -> None:
     first = proposal(block_on(GENESIS_LEDGER, REQUEST.transactions))
     other = proposal(block_on(GENESIS_LEDGER, REQUESTS[1].transactions))
-    state, _ = step(CONFIG, backup(), first)
+    state, _, _ = step(CONFIG, backup(), first)
     assert_ignored(CONFIG, state, other)
 
 
@@ -452,37 +451,37 @@ def commit(sender: int, pre_prepare: PrePrepare = PRE_PREPARE) -> Commit:
 
 
 def test_a_duplicate_prepare_is_not_counted_twice() -> None:
-    state, outputs = step(CONFIG, initial_replica_state(CONFIG, 0, CLOCK), REQUEST)
+    state, outputs, _ = step(CONFIG, initial_replica_state(CONFIG, 0, CLOCK), REQUEST)
     pre_prepare = of_type(outputs, PrePrepare)[0]
-    state, outputs = step(CONFIG, state, prepare(1, pre_prepare))
+    state, outputs, _ = step(CONFIG, state, prepare(1, pre_prepare))
     assert outputs == ()
     assert_ignored(CONFIG, state, prepare(1, pre_prepare))
-    state, outputs = step(CONFIG, state, prepare(2, pre_prepare))
+    state, outputs, _ = step(CONFIG, state, prepare(2, pre_prepare))
     assert outputs == (commit(0, pre_prepare),), "the third distinct prepare (primary included) is the quorum"
 
 
 def test_a_prepare_for_another_digest_view_or_height_is_not_counted() -> None:
-    state, _ = step(CONFIG, backup(), PRE_PREPARE)
+    state, _, _ = step(CONFIG, backup(), PRE_PREPARE)
     assert_ignored(CONFIG, state, replace(prepare(2), digest="ee" * 32))
     assert_ignored(CONFIG, state, replace(prepare(2), view=1))
     assert_ignored(CONFIG, state, replace(prepare(2), height=2))
-    _, outputs = step(CONFIG, state, prepare(2))
+    _, outputs, _ = step(CONFIG, state, prepare(2))
     assert outputs == (commit(1),)
 
 
 def test_commits_before_prepared_are_ignored() -> None:
-    state, outputs = step(CONFIG, backup(), PRE_PREPARE)
+    state, outputs, _ = step(CONFIG, backup(), PRE_PREPARE)
     assert outputs == (prepare(1),)
     assert_ignored(CONFIG, state, commit(2))
     assert_ignored(CONFIG, state, commit(3))
-    state, outputs = step(CONFIG, state, prepare(2))
+    state, outputs, _ = step(CONFIG, state, prepare(2))
     assert outputs == (commit(1),)
     assert state.height == 0, "the early commits did not count: only its own commit so far"
     assert state.slot is not None and state.slot.commits == frozenset({1})
-    state, outputs = step(CONFIG, state, commit(2))
+    state, outputs, _ = step(CONFIG, state, commit(2))
     assert outputs == () and state.height == 0
     assert_ignored(CONFIG, state, commit(2))
-    state, outputs = step(CONFIG, state, commit(3))
+    state, outputs, _ = step(CONFIG, state, commit(3))
     assert state.executed == (PRE_PREPARE.digest,)
     assert state.commit_certificates == (CommitCertificate(0, 1, PRE_PREPARE.digest, frozenset({1, 2, 3})),)
 
@@ -510,7 +509,7 @@ def test_a_view_change_timer_with_nothing_pending_does_nothing() -> None:
 
 def test_a_view_change_carries_the_prepared_certificates() -> None:
     states, pre_prepare = prepared_everywhere()
-    state, outputs = fire(CONFIG, states[2], Timer.VIEW_CHANGE)
+    state, outputs, _ = fire(CONFIG, states[2], Timer.VIEW_CHANGE)
     assert len(outputs) == 2 and outputs[1] == BlockRequest(1, 2), "and it asks for its next block"
     view_change = outputs[0]
     assert isinstance(view_change, ViewChange)
@@ -526,8 +525,8 @@ def test_a_view_change_carries_the_prepared_certificates() -> None:
 
 def test_a_replica_waiting_for_a_new_view_moves_on_when_its_timer_fires_again() -> None:
     states, _ = prepared_everywhere()
-    state, _ = fire(CONFIG, states[2], Timer.VIEW_CHANGE)
-    state, outputs = fire(CONFIG, state, Timer.VIEW_CHANGE)
+    state, _, _ = fire(CONFIG, states[2], Timer.VIEW_CHANGE)
+    state, outputs, _ = fire(CONFIG, state, Timer.VIEW_CHANGE)
     assert [(m.new_view, m.sender) for m in of_type(outputs, ViewChange)] == [(2, 2)]
     assert (state.view, state.active) == (2, False)
 
@@ -537,7 +536,7 @@ def view_changes_to_view_1() -> tuple[list[ReplicaState], PrePrepare, list[ViewC
     states, pre_prepare = prepared_everywhere()
     view_changes: list[ViewChange] = []
     for replica in (1, 2, 3):
-        states[replica], outputs = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
+        states[replica], outputs, _ = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
         view_changes.extend(of_type(outputs, ViewChange))
     return states, pre_prepare, view_changes
 
@@ -545,9 +544,9 @@ def view_changes_to_view_1() -> tuple[list[ReplicaState], PrePrepare, list[ViewC
 def new_view_1() -> tuple[list[ReplicaState], PrePrepare, NewView]:
     """As above, and the new primary (replica 1) has received the other two: its NEW-VIEW, undelivered."""
     states, pre_prepare, view_changes = view_changes_to_view_1()
-    states[1], outputs = step(CONFIG, states[1], view_changes[1])
+    states[1], outputs, _ = step(CONFIG, states[1], view_changes[1])
     assert outputs == (), "two view changes are not a quorum"
-    states[1], outputs = step(CONFIG, states[1], view_changes[2])
+    states[1], outputs, _ = step(CONFIG, states[1], view_changes[2])
     new_views = of_type(outputs, NewView)
     assert len(new_views) == 1
     return states, pre_prepare, new_views[0]
@@ -579,7 +578,7 @@ def test_after_the_view_change_every_replica_executes_the_prepared_block() -> No
 
 def test_a_valid_new_view_is_installed_by_a_waiting_backup() -> None:
     states, pre_prepare, new_view = new_view_1()
-    state, outputs = step(CONFIG, states[2], new_view)
+    state, outputs, _ = step(CONFIG, states[2], new_view)
     assert (state.view, state.active) == (1, True)
     assert outputs == (Prepare(1, 1, pre_prepare.digest, 2),)
 
@@ -634,7 +633,7 @@ def test_stripping_the_certificates_is_caught_only_by_recomputing_the_proposals(
 
 def test_a_stale_new_view_is_ignored() -> None:
     states, _, new_view = new_view_1()
-    installed, _ = step(CONFIG, states[2], new_view)
+    installed, _, _ = step(CONFIG, states[2], new_view)
     assert_ignored(CONFIG, installed, new_view)
 
 
@@ -642,10 +641,10 @@ def test_join_rule_f_plus_1_view_changes_move_a_replica() -> None:
     _, _, view_changes = view_changes_to_view_1()
     from_1, from_2 = view_changes[0], view_changes[1]
     state = initial_replica_state(CONFIG, 3, CLOCK)
-    state, outputs = step(CONFIG, state, from_1)
+    state, outputs, _ = step(CONFIG, state, from_1)
     assert outputs == () and (state.view, state.active) == (0, True), "f view changes could all be faulty"
     assert_ignored(CONFIG, state, from_1)  # the same sender again is still one sender
-    state, outputs = step(CONFIG, state, from_2)
+    state, outputs, _ = step(CONFIG, state, from_2)
     assert [(m.new_view, m.sender) for m in of_type(outputs, ViewChange)] == [(1, 3)]
     assert (state.view, state.active) == (1, False)
 
@@ -653,9 +652,9 @@ def test_join_rule_f_plus_1_view_changes_move_a_replica() -> None:
 def test_join_rule_picks_the_smallest_view_asked_for() -> None:
     genesis = genesis_checkpoint(CONFIG)
     state = initial_replica_state(CONFIG, 3, CLOCK)
-    state, outputs = step(CONFIG, state, ViewChange(3, genesis, (), 1))
+    state, outputs, _ = step(CONFIG, state, ViewChange(3, genesis, (), 1))
     assert outputs == ()
-    state, outputs = step(CONFIG, state, ViewChange(2, genesis, (), 2))
+    state, outputs, _ = step(CONFIG, state, ViewChange(2, genesis, (), 2))
     assert [(m.new_view, m.sender) for m in of_type(outputs, ViewChange)] == [(2, 3)]
     assert state.view == 2
 
@@ -663,9 +662,9 @@ def test_join_rule_picks_the_smallest_view_asked_for() -> None:
 def test_the_new_primary_joining_on_f_plus_1_sends_new_view_at_once() -> None:
     _, _, view_changes = view_changes_to_view_1()
     state = initial_replica_state(CONFIG, 1, CLOCK)
-    state, outputs = step(CONFIG, state, view_changes[1])
+    state, outputs, _ = step(CONFIG, state, view_changes[1])
     assert outputs == ()
-    state, outputs = step(CONFIG, state, view_changes[2])
+    state, outputs, _ = step(CONFIG, state, view_changes[2])
     assert [type(m) for m in outputs][:3] == [ViewChange, BlockRequest, NewView]
     assert (state.view, state.active) == (1, True)
 
@@ -742,7 +741,7 @@ def test_a_genuine_view_change_is_counted_by_the_new_primary(genuine: str) -> No
     message = view_changes[1]
     if genuine != "as sent":
         message = replace(message, prepared=(), checkpoint=CheckpointCertificate(2, ROOT_A, frozenset({0, 1, 2})))
-    state, _ = step(CONFIG, initial_replica_state(CONFIG, 1, CLOCK), message)
+    state, _, _ = step(CONFIG, initial_replica_state(CONFIG, 1, CLOCK), message)
     assert state.view_changes == (message,)
 
 
@@ -791,7 +790,7 @@ def test_a_replica_that_executed_a_re_proposed_block_votes_for_it_again() -> Non
     assert [state.height for state in states] == [1, 0, 0, 0]
     outputs: list[Message] = []
     for replica in (1, 2, 3):
-        states[replica], more = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
+        states[replica], more, _ = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
         outputs.extend(more)
     states, sent = deliver_all(CONFIG, states, outputs)
     assert Prepare(1, 1, digest, 0) in sent and Commit(1, 1, digest, 0) in sent
@@ -811,23 +810,23 @@ def test_a_replica_that_catches_up_on_a_re_proposed_block_votes_for_it_in_the_ne
     digest = of_type(sent, PrePrepare)[0].digest
     view_changes: list[ViewChange] = []
     for replica in (1, 2, 3):
-        states[replica], outputs = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
+        states[replica], outputs, _ = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
         view_changes.extend(of_type(outputs, ViewChange))
     new_views: list[NewView] = []
     for message in view_changes:
-        states[1], outputs = step(CONFIG, states[1], message)
+        states[1], outputs, _ = step(CONFIG, states[1], message)
         new_views.extend(of_type(outputs, NewView))
-    states[2], installed = step(CONFIG, states[2], new_views[0])
+    states[2], installed, _ = step(CONFIG, states[2], new_views[0])
     assert installed == (Prepare(1, 1, digest, 2),)
-    _, responses = step(CONFIG, states[0], BlockRequest(1, 2))
-    states[2], outputs = step(CONFIG, states[2], responses[0])
+    _, responses, _ = step(CONFIG, states[0], BlockRequest(1, 2))
+    states[2], outputs, _ = step(CONFIG, states[2], responses[0])
     assert states[2].executed == (digest,)
     assert Commit(1, 1, digest, 2) in outputs, "the caught-up replica still votes in the view"
-    states[3], more = step(CONFIG, states[3], new_views[0])
+    states[3], more, _ = step(CONFIG, states[3], new_views[0])
     states, _ = deliver_all(CONFIG, states, list(installed) + list(outputs) + list(more), reachable={1, 2, 3})
     assert states[3].executed == (digest,), "its commit quorum of view 1 is replicas 1, 2 and 3"
     # The primary counted replica 2's commit before it was prepared; delivered again, it counts.
-    states[1], _ = step(CONFIG, states[1], Commit(1, 1, digest, 2))
+    states[1], _, _ = step(CONFIG, states[1], Commit(1, 1, digest, 2))
     assert states[1].executed == (digest,)
 
 
@@ -837,7 +836,7 @@ def test_a_new_view_whose_re_proposed_block_was_swapped_is_not_installed_as_is()
     other = block_on(GENESIS_LEDGER, REQUESTS[1].transactions)
     swapped_block = Block(header=genuine.block.header, transactions=other.transactions)  # same header, same digest
     swapped = replace(new_view, proposals=(replace(genuine, block=swapped_block),))
-    state, outputs = step(CONFIG, states[2], swapped)
+    state, outputs, _ = step(CONFIG, states[2], swapped)
     rejected = state == states[2] and outputs == ()
     prepares_the_genuine_block = Prepare(1, 1, pre_prepare.digest, 2) in outputs
     assert rejected or prepares_the_genuine_block
@@ -847,11 +846,11 @@ def test_a_new_view_whose_re_proposed_block_was_swapped_is_not_installed_as_is()
 def test_a_quorum_of_matching_checkpoint_votes_makes_a_checkpoint_stable() -> None:
     state = initial_replica_state(CONFIG, 3, CLOCK)
     for vote in (Checkpoint(2, ROOT_A, 0), Checkpoint(2, ROOT_B, 1), Checkpoint(2, ROOT_B, 2), Checkpoint(2, ROOT_A, 3)):
-        state, outputs = step(CONFIG, state, vote)
+        state, outputs, _ = step(CONFIG, state, vote)
         assert outputs == ()
     assert state.stable.height == 0, "three votes, but no three of them match"
     assert_ignored(CONFIG, state, Checkpoint(2, ROOT_A, 0))  # a repeated vote counts once
-    state, outputs = step(CONFIG, state, Checkpoint(2, ROOT_B, 3))  # a faulty replica may vote twice
+    state, outputs, _ = step(CONFIG, state, Checkpoint(2, ROOT_B, 3))  # a faulty replica may vote twice
     assert outputs == ()
     assert (state.stable.height, state.stable.state_root, state.stable.signers) == (2, ROOT_B, frozenset({1, 2, 3}))
     assert state.known_height == 2
@@ -900,7 +899,7 @@ def test_a_pre_prepare_above_the_high_watermark_is_ignored_until_a_checkpoint_is
     state = states[1]
     for vote in votes:
         if vote.height == 2 and vote.sender in (0, 2):
-            state, _ = step(CONFIG, state, vote)
+            state, _, _ = step(CONFIG, state, vote)
     assert state.stable.height == 2, "its own vote and two others"
     assert prepares_it(CONFIG, state, fifth)
 
@@ -911,7 +910,7 @@ def test_a_primary_proposes_once_a_stable_checkpoint_opens_the_window() -> None:
     outputs: list[Message] = []
     for vote in votes:
         if vote.height == 2 and vote.sender in (1, 2):
-            primary, more = step(CONFIG, primary, vote)
+            primary, more, _ = step(CONFIG, primary, vote)
             outputs.extend(more)
     assert primary.stable.height == 2
     assert [(p.height, p.sender) for p in of_type(outputs, PrePrepare)] == [(5, 0)]
@@ -924,7 +923,7 @@ def lagging_replica_3() -> tuple[list[ReplicaState], list[Message]]:
     states, sent = run(CONFIG, fresh_replicas(), REQUESTS[:2], to={0}, reachable={0, 1, 2})
     assert [state.height for state in states] == [2, 2, 2, 0]
     for vote in of_type(sent, Checkpoint):
-        states[3], outputs = step(CONFIG, states[3], vote)
+        states[3], outputs, _ = step(CONFIG, states[3], vote)
         assert outputs == ()
     assert (states[3].stable.height, states[3].known_height, states[3].height) == (2, 2, 0)
     return states, sent
@@ -936,9 +935,9 @@ def test_f_plus_one_matching_checkpoint_votes_tell_a_replica_the_height_exists()
     states, sent = run(CONFIG, fresh_replicas(), REQUESTS[:2], to={0}, reachable={0, 1, 2})
     votes = [vote for vote in of_type(sent, Checkpoint) if vote.sender in (0, 1)]
     lagging = states[3]
-    lagging, _ = step(CONFIG, lagging, votes[0])
+    lagging, _, _ = step(CONFIG, lagging, votes[0])
     assert lagging.known_height == 0
-    lagging, _ = step(CONFIG, lagging, votes[1])
+    lagging, _, _ = step(CONFIG, lagging, votes[1])
     assert (lagging.stable.height, lagging.known_height) == (0, 2)
 
 
@@ -950,8 +949,8 @@ def test_a_replica_that_starts_a_view_change_asks_for_its_next_block() -> None:
     """A replica cannot tell it is behind a group that went idle, so with its
     VIEW-CHANGE it asks for the block after its own; a replica that does not have it
     stays silent."""
-    holding, _ = step(CONFIG, backup(), REQUEST)
-    waiting, outputs = fire(CONFIG, holding, Timer.VIEW_CHANGE)
+    holding, _, _ = step(CONFIG, backup(), REQUEST)
+    waiting, outputs, _ = fire(CONFIG, holding, Timer.VIEW_CHANGE)
     assert not waiting.active and waiting.known_height == waiting.height == 0
     assert outputs[1:] == (BlockRequest(1, waiting.replica),)
     assert_ignored(CONFIG, initial_replica_state(CONFIG, 2, CLOCK), outputs[1])
@@ -971,7 +970,7 @@ def test_a_replica_that_missed_a_height_between_checkpoints_catches_up() -> None
     assert of_type(sent, Checkpoint) == [], "height 3 is no checkpoint"
     assert states[3].known_height == 2, "nothing told replica 3 about height 3"
     assert_ignored(CONFIG, states[3], TimerFired(Timer.FETCH, CLOCK))
-    states[3], outputs = fire(CONFIG, states[3], Timer.VIEW_CHANGE)
+    states[3], outputs, _ = fire(CONFIG, states[3], Timer.VIEW_CHANGE)
     assert of_type(outputs, BlockRequest) == [BlockRequest(3, 3)]
     states, sent = deliver_all(CONFIG, states, outputs)
     assert [state.view for state in states] == [0, 0, 0, 1], "one view change is not enough to join"
@@ -984,7 +983,7 @@ def test_a_lagging_replica_fetches_and_executes_committed_blocks() -> None:
     states, _ = lagging_replica_3()
     requests: list[BlockRequest] = []
     for _ in range(4):
-        states[3], outputs = fire(CONFIG, states[3], Timer.FETCH)
+        states[3], outputs, _ = fire(CONFIG, states[3], Timer.FETCH)
         requests.extend(of_type(outputs, BlockRequest))
         states, _ = deliver_all(CONFIG, states, outputs)
     assert [(r.height, r.sender) for r in requests] == [(1, 3), (2, 3)]
@@ -996,9 +995,9 @@ def test_a_lagging_replica_fetches_and_executes_committed_blocks() -> None:
 def block_response_for_3() -> tuple[ReplicaState, ReplicaState, BlockResponse]:
     """The lagging replica 3, a replica that has the blocks, and its response for height 1."""
     states, _ = lagging_replica_3()
-    lagging, outputs = fire(CONFIG, states[3], Timer.FETCH)
+    lagging, outputs, _ = fire(CONFIG, states[3], Timer.FETCH)
     assert outputs == (BlockRequest(1, 3),)
-    _, responses = step(CONFIG, states[0], outputs[0])
+    _, responses, _ = step(CONFIG, states[0], outputs[0])
     response = responses[0]
     assert isinstance(response, BlockResponse)
     return lagging, states[0], response
@@ -1006,7 +1005,7 @@ def block_response_for_3() -> tuple[ReplicaState, ReplicaState, BlockResponse]:
 
 def test_a_block_response_with_a_commit_certificate_is_executed() -> None:
     lagging, source, response = block_response_for_3()
-    state, _ = step(CONFIG, lagging, response)
+    state, _, _ = step(CONFIG, lagging, response)
     assert state.executed == source.executed[:1]
     assert state.blocks == source.blocks[:1]
 
@@ -1067,35 +1066,35 @@ def blocks_of(messages: Iterable[Message]) -> list[Block]:
     return found
 
 
-def checked_step(config: ConsensusConfig, state: ReplicaState, event: Input) -> tuple[ReplicaState, tuple[Message, ...]]:
+def checked_step(config: ConsensusConfig, state: ReplicaState, event: Input) -> StepResult:
     """`step`, asserting that it leaves its inputs as they were and that a second call gives the same answer."""
     before = deep_snapshot(config, state, event)
     root = state_root(state.ledger)
-    first_state, first_outputs = step(config, state, event)
+    first_state, first_outputs, first_refusal = step(config, state, event)
     assert deep_snapshot(config, state, event) == before, f"step changed its input on {event!r}"
     assert state_root(state.ledger) == root
-    second_state, second_outputs = step(config, state, event)
-    assert second_state == first_state and second_outputs == first_outputs
+    second_state, second_outputs, second_refusal = step(config, state, event)
+    assert second_state == first_state and second_outputs == first_outputs and second_refusal == first_refusal
     assert second_state.ledger == first_state.ledger and second_state.blocks == first_state.blocks
     assert blocks_of(second_outputs) == blocks_of(first_outputs)
-    return first_state, first_outputs
+    return StepResult(first_state, first_outputs, first_refusal)
 
 
 def test_step_is_pure_and_deterministic_through_normal_case_view_change_and_catch_up() -> None:
     # normal case, with replica 3 cut off: two blocks, a stable checkpoint
     states, sent = run(CONFIG, fresh_replicas(), REQUESTS[:2], to={0}, reachable={0, 1, 2}, stepper=checked_step)
     for vote in of_type(sent, Checkpoint):
-        states[3], _ = checked_step(CONFIG, states[3], vote)
+        states[3], _, _ = checked_step(CONFIG, states[3], vote)
     # catch-up
     for _ in range(2):
-        states[3], fetch = checked_step(CONFIG, states[3], TimerFired(Timer.FETCH, CLOCK))
+        states[3], fetch, _ = checked_step(CONFIG, states[3], TimerFired(Timer.FETCH, CLOCK))
         states, _ = deliver_all(CONFIG, states, fetch, stepper=checked_step)
     assert state_root(states[3].ledger) == state_root(states[0].ledger)
     # a request that only prepares, then a view change that commits it
     states, _ = run(CONFIG, states, REQUESTS[2:3], drop=dropping(Commit), stepper=checked_step)
     outputs: list[Message] = []
     for replica in (1, 2, 3):
-        states[replica], more = checked_step(CONFIG, states[replica], TimerFired(Timer.VIEW_CHANGE, CLOCK))
+        states[replica], more, _ = checked_step(CONFIG, states[replica], TimerFired(Timer.VIEW_CHANGE, CLOCK))
         outputs.extend(more)
     states, sent = deliver_all(CONFIG, states, outputs, stepper=checked_step)
     assert of_type(sent, NewView)
@@ -1161,13 +1160,13 @@ def left_behind_at_height_1() -> tuple[list[ReplicaState], list[Message], list[M
 
 def adopt_checkpoint_votes(state: ReplicaState, sent: list[Message]) -> ReplicaState:
     for vote in of_type(sent, Checkpoint):
-        state, _ = step(EVERY_HEIGHT, state, vote)
+        state, _, _ = step(EVERY_HEIGHT, state, vote)
     assert (state.stable.height, state.height) == (1, 0)
     return state
 
 
 def view_change_of(state: ReplicaState) -> ViewChange:
-    _, outputs = fire(EVERY_HEIGHT, state, Timer.VIEW_CHANGE)
+    _, outputs, _ = fire(EVERY_HEIGHT, state, Timer.VIEW_CHANGE)
     view_changes = of_type(outputs, ViewChange)
     assert len(view_changes) == 1
     return view_changes[0]
@@ -1179,12 +1178,12 @@ def test_a_stable_checkpoint_that_overtakes_an_open_slot_closes_it() -> None:
     must not give it a prepared certificate at or below its stable checkpoint, which
     would make every VIEW-CHANGE it sends invalid."""
     states, outputs, sent = left_behind_at_height_1()
-    replica, answer = step(EVERY_HEIGHT, states[3], of_type(outputs, PrePrepare)[0])
+    replica, answer, _ = step(EVERY_HEIGHT, states[3], of_type(outputs, PrePrepare)[0])
     assert replica.slot is not None and of_type(answer, Prepare)
     replica = adopt_checkpoint_votes(replica, sent)
     assert replica.slot is None, "height 1 is decided: the replica fetches it instead"
     for prepare in of_type(sent, Prepare):
-        replica, _ = step(EVERY_HEIGHT, replica, prepare)
+        replica, _, _ = step(EVERY_HEIGHT, replica, prepare)
     assert replica.prepared == ()
     assert pbft.view_change_is_valid(EVERY_HEIGHT, view_change_of(replica))
 
@@ -1203,7 +1202,7 @@ def test_a_proposal_at_or_below_the_stable_checkpoint_is_not_prepared() -> None:
     assert checkpoint == genesis and [p.height for p in proposals] == [1]
     new_view = NewView(1, view_changes, checkpoint, proposals, 1)
     assert pbft.new_view_is_valid(EVERY_HEIGHT, new_view)
-    replica, answer = step(EVERY_HEIGHT, replica, new_view)
+    replica, answer, _ = step(EVERY_HEIGHT, replica, new_view)
     assert (replica.view, replica.active) == (1, True)
     assert of_type(answer, Prepare) == [] and replica.slot is None
     assert pbft.view_change_is_valid(EVERY_HEIGHT, view_change_of(replica))
@@ -1289,9 +1288,9 @@ def test_a_replica_that_installs_a_new_view_forgets_the_view_changes_for_it() ->
     assert (states[1].view, states[1].active) == (1, True)
     assert [change for change in states[1].view_changes if change.new_view <= 1] == []
     _, _, view_changes = view_changes_to_view_1()
-    backup_0, _ = step(CONFIG, initial_replica_state(CONFIG, 0, CLOCK), view_changes[1])
+    backup_0, _, _ = step(CONFIG, initial_replica_state(CONFIG, 0, CLOCK), view_changes[1])
     assert (1, view_changes[1].sender) in backup_0.view_change_senders
-    backup_0, _ = step(CONFIG, backup_0, new_view)
+    backup_0, _, _ = step(CONFIG, backup_0, new_view)
     assert (backup_0.view, backup_0.active) == (1, True)
     assert [pair for pair in backup_0.view_change_senders if pair[0] <= 1] == []
 
@@ -1326,12 +1325,12 @@ def test_a_new_stable_checkpoint_keeps_the_votes_above_it() -> None:
     later vote still completes that quorum."""
     state = initial_replica_state(CONFIG, 3, CLOCK)
     for sender in (0, 1):
-        state, _ = step(CONFIG, state, Checkpoint(4, ROOT_B, sender))
+        state, _, _ = step(CONFIG, state, Checkpoint(4, ROOT_B, sender))
     for sender in (0, 1, 2):
-        state, _ = step(CONFIG, state, Checkpoint(2, ROOT_A, sender))
+        state, _, _ = step(CONFIG, state, Checkpoint(2, ROOT_A, sender))
     assert state.stable.height == 2
     assert [(vote.height, vote.sender) for vote in state.checkpoint_votes] == [(4, 0), (4, 1)]
-    state, _ = step(CONFIG, state, Checkpoint(4, ROOT_B, 2))
+    state, _, _ = step(CONFIG, state, Checkpoint(4, ROOT_B, 2))
     assert (state.stable.height, state.stable.state_root) == (4, ROOT_B)
 
 
@@ -1339,7 +1338,7 @@ def test_a_checkpoint_vote_below_the_stable_checkpoint_is_ignored() -> None:
     """Not only a vote at the stable height: one for any lower checkpoint is stale too."""
     state = initial_replica_state(CONFIG, 3, CLOCK)
     for sender in (0, 1, 2):
-        state, _ = step(CONFIG, state, Checkpoint(4, ROOT_A, sender))
+        state, _, _ = step(CONFIG, state, Checkpoint(4, ROOT_A, sender))
     assert state.stable.height == 4
     assert_ignored(CONFIG, state, Checkpoint(2, ROOT_B, 0))
     assert_ignored(CONFIG, state, Checkpoint(4, ROOT_A, 3))
@@ -1359,15 +1358,15 @@ def test_a_new_primary_needs_a_quorum_of_view_changes_for_the_view_itself() -> N
     other VIEW-CHANGE for it, a VIEW-CHANGE for view 1 + N does not complete the quorum."""
     _, _, view_changes = view_changes_to_view_1()
     primary = initial_replica_state(CONFIG, 1, CLOCK)
-    primary, _ = step(CONFIG, primary, REQUEST)
-    primary, _ = fire(CONFIG, primary, Timer.VIEW_CHANGE)
-    primary, outputs = step(CONFIG, primary, view_changes[1])
+    primary, _, _ = step(CONFIG, primary, REQUEST)
+    primary, _, _ = fire(CONFIG, primary, Timer.VIEW_CHANGE)
+    primary, outputs, _ = step(CONFIG, primary, view_changes[1])
     assert outputs == () and (primary.view, primary.active) == (1, False)
     later = replace(view_changes[2], new_view=1 + CONFIG.n)
-    primary, outputs = step(CONFIG, primary, later)
+    primary, outputs, _ = step(CONFIG, primary, later)
     assert of_type(outputs, NewView) == []
     assert (primary.view, primary.active) == (1, False)
-    primary, outputs = step(CONFIG, primary, view_changes[2])
+    primary, outputs, _ = step(CONFIG, primary, view_changes[2])
     (new_view,) = of_type(outputs, NewView)
     assert {vc.new_view for vc in new_view.view_changes} == {1}
 
@@ -1376,10 +1375,10 @@ def test_the_new_primary_counts_a_view_change_from_a_lower_replica() -> None:
     """Replica 1, waiting in view 1 with its own VIEW-CHANGE, counts replica 0's (a
     sender below its own id is no duplicate)."""
     states, _ = prepared_everywhere()
-    states[0], outputs0 = fire(CONFIG, states[0], Timer.VIEW_CHANGE)
-    states[1], _ = fire(CONFIG, states[1], Timer.VIEW_CHANGE)
+    states[0], outputs0, _ = fire(CONFIG, states[0], Timer.VIEW_CHANGE)
+    states[1], _, _ = fire(CONFIG, states[1], Timer.VIEW_CHANGE)
     (from_0,) = of_type(outputs0, ViewChange)
-    primary, _ = step(CONFIG, states[1], from_0)
+    primary, _, _ = step(CONFIG, states[1], from_0)
     assert sorted(vc.sender for vc in primary.view_changes) == [0, 1]
 
 
@@ -1388,13 +1387,13 @@ def test_installing_a_new_view_at_the_own_stable_checkpoint_keeps_its_certificat
     replica already holds stable (with other signers) leaves its certificate alone."""
     state = initial_replica_state(CONFIG, 3, CLOCK)
     for sender in (1, 2, 3):
-        state, _ = step(CONFIG, state, Checkpoint(2, ROOT_A, sender))
+        state, _, _ = step(CONFIG, state, Checkpoint(2, ROOT_A, sender))
     assert state.stable == checkpoint_signed_by({1, 2, 3})
     carried = checkpoint_signed_by({0, 1, 2})
     view_changes = tuple(ViewChange(1, carried, (), sender) for sender in (0, 1, 2))
     new_view = NewView(1, view_changes, carried, (), 1)
     assert pbft.new_view_is_valid(CONFIG, new_view)
-    state, _ = step(CONFIG, state, new_view)
+    state, _, _ = step(CONFIG, state, new_view)
     assert (state.view, state.active) == (1, True)
     assert state.stable == checkpoint_signed_by({1, 2, 3})
 
@@ -1404,12 +1403,12 @@ def test_a_view_change_for_a_view_well_above_the_installed_one_still_counts_towa
     request for view 5 (above view 3 + 1) is kept, so replica 2 asking for view 5 too
     makes f + 1 and replica 0 joins."""
     genesis = genesis_checkpoint(CONFIG)
-    state, _ = step(CONFIG, initial_replica_state(CONFIG, 0, CLOCK), ViewChange(5, genesis, (), 3))
+    state, _, _ = step(CONFIG, initial_replica_state(CONFIG, 0, CLOCK), ViewChange(5, genesis, (), 3))
     assert state.view == 0 and (5, 3) in state.view_change_senders
     new_view = NewView(3, tuple(ViewChange(3, genesis, (), sender) for sender in (1, 2, 3)), genesis, (), 3)
-    state, _ = step(CONFIG, state, new_view)
+    state, _, _ = step(CONFIG, state, new_view)
     assert (state.view, state.active) == (3, True)
     assert (5, 3) in state.view_change_senders
-    state, outputs = step(CONFIG, state, ViewChange(5, genesis, (), 2))
+    state, outputs, _ = step(CONFIG, state, ViewChange(5, genesis, (), 2))
     assert (state.view, state.active) == (5, False)
     assert [(m.new_view, m.sender) for m in of_type(outputs, ViewChange)] == [(5, 0)]

@@ -56,7 +56,8 @@ import spec.pbft as pbft
 import spec.wire.messages as messages
 from spec.codes import ResultCode
 from spec.ledger import apply_block
-from spec.pbft import ReplicaState, Slot, genesis_checkpoint, initial_replica_state, primary_of
+from spec.pbft import ReplicaState, Slot, StepResult, genesis_checkpoint, initial_replica_state, primary_of
+from spec.refusals import Refusal
 from spec.state import copy_state
 from spec.wire.encoding import block_hash, transaction_hash
 from spec.wire.messages import (
@@ -216,7 +217,7 @@ TAMPERINGS = sorted(tampered_new_views())
 def test_the_genuine_new_view_is_valid_and_installed() -> None:
     """Control for the tamperings: the NEW-VIEW they start from passes both checks."""
     assert pbft.new_view_is_valid(CONFIG, NEW_VIEW_1)
-    state, outputs = pbft.step(CONFIG, receiver(), NEW_VIEW_1)
+    state, outputs, _ = pbft.step(CONFIG, receiver(), NEW_VIEW_1)
     assert (state.view, state.active, state.view_proposals) == (1, True, NEW_VIEW_1.proposals)
     assert outputs == (), "replica 2 is at height 0: nothing re-proposed is its next height"
 
@@ -227,7 +228,7 @@ def test_a_new_view_with_more_than_a_quorum_of_view_changes_is_valid() -> None:
     everyone = replace(NEW_VIEW_1, view_changes=(*VIEW_CHANGES_TO_1, own))
     assert len(everyone.view_changes) == N
     assert pbft.new_view_is_valid(CONFIG, everyone)
-    state, _ = pbft.step(CONFIG, receiver(), everyone)
+    state, _, _ = pbft.step(CONFIG, receiver(), everyone)
     assert (state.view, state.active) == (1, True)
 
 
@@ -252,7 +253,7 @@ def accepted_tamperings() -> list[str]:
     accepted: list[str] = []
     for name, new_view in tampered_new_views().items():
         before = receiver()
-        after, outputs = pbft.step(CONFIG, before, new_view)
+        after, outputs, _ = pbft.step(CONFIG, before, new_view)
         if pbft.new_view_is_valid(CONFIG, new_view) or after != before or outputs != ():
             accepted.append(name)
     return accepted
@@ -364,7 +365,7 @@ def test_certificate_validity_follows_the_signer_ids(case: str) -> None:
 def counts_view_change(message: ViewChange) -> bool:
     """Does the primary of view 1 (replica 1, fresh) count `message`?"""
     before = initial_replica_state(CONFIG, 1, CLOCK)
-    after, outputs = pbft.step(CONFIG, before, message)
+    after, outputs, _ = pbft.step(CONFIG, before, message)
     counted = after.view_changes == (message,)
     assert counted or (after == before and outputs == ())
     return counted
@@ -373,7 +374,7 @@ def counts_view_change(message: ViewChange) -> bool:
 def executes_block_response(certificate: CommitCertificate) -> bool:
     """Does a fresh replica 3 execute block 1 sent with `certificate`?"""
     before = initial_replica_state(CONFIG, 3, CLOCK)
-    after, outputs = pbft.step(CONFIG, before, BlockResponse(at_height(1), certificate, 3, 0))
+    after, outputs, _ = pbft.step(CONFIG, before, BlockResponse(at_height(1), certificate, 3, 0))
     executed = after.executed == (DIGESTS[0],)
     assert executed or (after == before and outputs == ())
     return executed
@@ -498,7 +499,7 @@ def view_change_without_block_requests() -> tuple[list[ReplicaState], list[Messa
     states = height_2_prepared_everywhere_but_committed_only_at_replica_0()
     outputs: list[Message] = []
     for replica in (1, 2, 3):
-        states[replica], more = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
+        states[replica], more, _ = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
         outputs.extend(more)
     return deliver_all(CONFIG, states, outputs, drop=dropping(BlockRequest))
 
@@ -576,7 +577,7 @@ def prepared_heights_in_view_changes() -> list[list[int]]:
     states = height_2_prepared_everywhere_but_committed_only_at_replica_0()
     carried: list[list[int]] = []
     for replica in (1, 2, 3):
-        _, outputs = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
+        _, outputs, _ = fire(CONFIG, states[replica], Timer.VIEW_CHANGE)
         (view_change,) = of_type(outputs, ViewChange)
         carried.append([c.pre_prepare.height for c in view_change.prepared])
     return carried
@@ -597,10 +598,10 @@ def test_negative_control_keeping_only_the_newest_certificate_is_caught(monkeypa
 
 # === 5. installing a NEW-VIEW adopts its checkpoint ================================================================
 def test_a_backup_installing_a_new_view_adopts_its_checkpoint() -> None:
-    state, _ = pbft.step(CONFIG, receiver(), NEW_VIEW_1)
+    state, _, _ = pbft.step(CONFIG, receiver(), NEW_VIEW_1)
     assert state.stable == STABLE_AT_2
     assert state.known_height >= 2
-    _, outputs = fire(CONFIG, state, Timer.FETCH)
+    _, outputs, _ = fire(CONFIG, state, Timer.FETCH)
     assert outputs == (BlockRequest(1, 2),), "it is behind the checkpoint, so it fetches"
 
 
@@ -610,7 +611,7 @@ def test_the_new_primary_installing_its_own_new_view_adopts_its_checkpoint() -> 
     state = initial_replica_state(CONFIG, 1, CLOCK)
     outputs: tuple[Message, ...] = ()
     for view_change in VIEW_CHANGES_TO_1[:2]:
-        state, outputs = pbft.step(CONFIG, state, view_change)
+        state, outputs, _ = pbft.step(CONFIG, state, view_change)
     (new_view,) = of_type(outputs, NewView)
     assert new_view.checkpoint == STABLE_AT_2
     assert (state.view, state.active) == (1, True)
@@ -635,14 +636,14 @@ def test_negative_control_a_new_view_installed_without_its_checkpoint_is_caught(
 
 # === 6. proposals only within the watermarks, and none for a height known to exist ========================
 def proposes(state: ReplicaState, request: ClientRequest) -> tuple[ReplicaState, list[PrePrepare]]:
-    state, outputs = pbft.step(CONFIG, state, request)
+    state, outputs, _ = pbft.step(CONFIG, state, request)
     return state, of_type(outputs, PrePrepare)
 
 
-# The primary's own watermark check in `maybe_propose` is backed by the one in
-# `accept_pre_prepare` (which its proposal goes through): removing either alone
-# changes no behaviour. What is observable, and pinned here, is the rule they share,
-# at both of its bounds, for the primary and for a backup.
+# The primary's own proposal passes the same `pre_prepare_refusal` as a backup's
+# (`maybe_propose` asks it before announcing), watermarks included. What is
+# observable, and pinned here, is the rule they share, at both of its bounds, for
+# the primary and for a backup.
 def replicas_at_height(height: int) -> list[ReplicaState]:
     """Every replica after `height` blocks, no checkpoint vote delivered anywhere (stable stays 0)."""
     states, _ = run(CONFIG, fresh_replicas(), REQUESTS[:height], to={0}, drop=dropping(Checkpoint))
@@ -666,10 +667,10 @@ def test_the_primary_at_the_high_watermark_holds_requests_until_a_checkpoint_is_
     assert proposed == [] and state.slot is None
     assert state.pending == (REQUESTS[4].transactions,)
     root = state_root(state.ledger)  # not the height-2 root, but the votes only need to match each other
-    state, outputs = pbft.step(CONFIG, state, Checkpoint(2, root, 1))
+    state, outputs, _ = pbft.step(CONFIG, state, Checkpoint(2, root, 1))
     assert outputs == ()
-    state, outputs = pbft.step(CONFIG, state, Checkpoint(2, root, 2))
-    state, outputs = pbft.step(CONFIG, state, Checkpoint(2, root, 3))
+    state, outputs, _ = pbft.step(CONFIG, state, Checkpoint(2, root, 2))
+    state, outputs, _ = pbft.step(CONFIG, state, Checkpoint(2, root, 3))
     assert state.stable.height == 2
     assert [(p.height, p.block.transactions) for p in of_type(outputs, PrePrepare)] == [
         (5, REQUESTS[4].transactions)
@@ -683,7 +684,7 @@ def test_a_backup_at_the_high_watermark_prepares_the_next_height_only_once_a_che
     (own_vote,) = [vote for vote in backup_at_4.checkpoint_votes if vote.height == 2]
     state = backup_at_4
     for sender in (0, 2):
-        state, _ = pbft.step(CONFIG, state, replace(own_vote, sender=sender))
+        state, _, _ = pbft.step(CONFIG, state, replace(own_vote, sender=sender))
     assert state.stable.height == 2
     assert prepares_it(CONFIG, state, fifth)
 
@@ -695,7 +696,7 @@ def test_a_replica_does_not_prepare_at_or_below_its_stable_checkpoint(height: in
     is refused, below the checkpoint or exactly at it, so no prepared certificate at
     or below the checkpoint can enter its view changes."""
     states, _ = run(CONFIG, fresh_replicas(), REQUESTS[:height])
-    state, _ = pbft.step(CONFIG, states[2], NEW_VIEW_1)
+    state, _, _ = pbft.step(CONFIG, states[2], NEW_VIEW_1)
     assert (state.view, state.active, state.height, state.stable.height) == (1, True, height, 2)
     next_block = block_on(state.ledger, REQUESTS[height].transactions)
     pre_prepare = proposal(next_block, view=1)
@@ -704,7 +705,7 @@ def test_a_replica_does_not_prepare_at_or_below_its_stable_checkpoint(height: in
     assert_ignored(CONFIG, state, pre_prepare)
     # control: after a NEW-VIEW that carries no checkpoint, the same pre-prepare is prepared
     bare_view_changes = tuple(ViewChange(1, GENESIS_CHECKPOINT, (), sender) for sender in (0, 2, 3))
-    without_checkpoint, _ = pbft.step(CONFIG, states[2], NewView(1, bare_view_changes, GENESIS_CHECKPOINT, (), 1))
+    without_checkpoint, _, _ = pbft.step(CONFIG, states[2], NewView(1, bare_view_changes, GENESIS_CHECKPOINT, (), 1))
     assert (without_checkpoint.view, without_checkpoint.active, without_checkpoint.stable.height) == (1, True, 0)
     assert prepares_it(CONFIG, without_checkpoint, pre_prepare)
 
@@ -714,7 +715,7 @@ def primary_at_height_1_told_height_2_exists(votes: int) -> ReplicaState:
     states, _ = run(CONFIG, fresh_replicas(), [REQUEST], to={0})
     state = states[0]
     for sender in (1, 2)[:votes]:
-        state, _ = pbft.step(CONFIG, state, Checkpoint(2, ROOT_A, sender))
+        state, _, _ = pbft.step(CONFIG, state, Checkpoint(2, ROOT_A, sender))
     return state
 
 
@@ -786,7 +787,7 @@ def test_a_backup_keeps_pending_requests_in_proposal_order(arrival: str) -> None
     }[arrival]
     state = initial_replica_state(WIDE, 1, CLOCK)
     for request in requests:
-        state, _ = pbft.step(WIDE, state, ClientRequest(request))
+        state, _, _ = pbft.step(WIDE, state, ClientRequest(request))
     assert list(state.pending) == expected_proposal_order()
 
 
@@ -1026,7 +1027,7 @@ def from_the_wire(value: Any) -> Any:
     raise TypeError(f"from_the_wire: {type(value).__name__}")
 
 
-def over_the_wire(config: Any, state: ReplicaState, event: Any) -> tuple[ReplicaState, tuple[Message, ...]]:
+def over_the_wire(config: Any, state: ReplicaState, event: Any) -> StepResult:
     copy = from_the_wire(event)
     assert copy == event
     return pbft.step(config, state, copy)
@@ -1066,7 +1067,7 @@ def test_a_group_past_256_agrees_on_values_through_normal_case_view_change_and_c
     assert [len(state.prepared) for state in states] == [2] * N
     outputs: list[Message] = []
     for replica in (1, 2, 3):
-        states[replica], more = over_the_wire(CONFIG, states[replica], pbft.TimerFired(Timer.VIEW_CHANGE, CLOCK))
+        states[replica], more, _ = over_the_wire(CONFIG, states[replica], pbft.TimerFired(Timer.VIEW_CHANGE, CLOCK))
         outputs.extend(more)
     states, sent = deliver_all(CONFIG, states, outputs, drop=dropping(BlockRequest), stepper=over_the_wire)
     (new_view,) = of_type(sent, NewView)
@@ -1080,14 +1081,14 @@ def test_a_group_past_256_agrees_on_values_through_normal_case_view_change_and_c
         assert Commit(START + 1, START + 3, executed.digest, replica) in sent, "a re-vote for the executed block"
     assert [state.view_changes for state in states] == [()] * N, "replica 0's late VIEW-CHANGE is not kept"
     for replica in range(N):
-        after, outputs = over_the_wire(CONFIG, states[replica], new_view)
+        after, outputs, _ = over_the_wire(CONFIG, states[replica], new_view)
         assert (after, outputs) == (states[replica], ()), "the NEW-VIEW again, once installed, changes nothing"
     # catch-up: replica 3 misses a block and fetches it with its commit certificate
     states, _ = run(CONFIG, states, REQUESTS[4:5], to={1}, reachable={0, 1, 2}, stepper=over_the_wire)
     assert [state.height for state in states] == [START + 5] * 3 + [START + 4]
     request = BlockRequest(START + 5, 3)
-    _, (response,) = over_the_wire(CONFIG, states[0], request)
-    states[3], _ = over_the_wire(CONFIG, states[3], response)
+    _, (response,), _ = over_the_wire(CONFIG, states[0], request)
+    states[3], _, _ = over_the_wire(CONFIG, states[3], response)
     assert states[3].executed == states[0].executed
     assert state_root(states[3].ledger) == state_root(states[0].ledger)
 
@@ -1098,13 +1099,13 @@ def test_a_primary_waiting_past_view_256_counts_a_view_change_delivered_twice_on
     and its own would make a NEW-VIEW with a sender counted twice)."""
     states = replicas_restarted_at(START, START)
     for replica in (1, 2):
-        states[replica], _ = over_the_wire(CONFIG, states[replica], REQUEST)
-        states[replica], outputs = over_the_wire(CONFIG, states[replica], pbft.TimerFired(Timer.VIEW_CHANGE, CLOCK))
+        states[replica], _, _ = over_the_wire(CONFIG, states[replica], REQUEST)
+        states[replica], outputs, _ = over_the_wire(CONFIG, states[replica], pbft.TimerFired(Timer.VIEW_CHANGE, CLOCK))
     (view_change,) = of_type(outputs, ViewChange)
     assert view_change.new_view == START + 1
-    states[1], outputs = over_the_wire(CONFIG, states[1], view_change)
+    states[1], outputs, _ = over_the_wire(CONFIG, states[1], view_change)
     assert outputs == () and len(states[1].view_changes) == 2
-    after, outputs = over_the_wire(CONFIG, states[1], view_change)
+    after, outputs, _ = over_the_wire(CONFIG, states[1], view_change)
     assert (after, outputs) == (states[1], ())
 
 
@@ -1122,8 +1123,8 @@ def test_record_prepared_replaces_the_certificate_at_a_height_past_256() -> None
 def prepared_replica_at_height_1() -> tuple[ReplicaState, PrePrepare]:
     """Replica 2, prepared at height 1 in view 0 (three prepares) and holding its own commit."""
     pre_prepare = proposal(block_on(GENESIS_LEDGER, REQUEST.transactions))
-    state, _ = pbft.step(CONFIG, initial_replica_state(CONFIG, 2, CLOCK), pre_prepare)
-    state, outputs = pbft.step(CONFIG, state, Prepare(0, 1, pre_prepare.digest, 1))
+    state, _, _ = pbft.step(CONFIG, initial_replica_state(CONFIG, 2, CLOCK), pre_prepare)
+    state, outputs, _ = pbft.step(CONFIG, state, Prepare(0, 1, pre_prepare.digest, 1))
     assert Commit(0, 1, pre_prepare.digest, 2) in outputs
     return state, pre_prepare
 
@@ -1134,15 +1135,16 @@ def test_a_commit_naming_another_height_does_not_count_for_the_slot(height: int)
     counted, a Byzantine replica's vote at height 2 would help commit height 1."""
     state, pre_prepare = prepared_replica_at_height_1()
     assert_ignored(CONFIG, state, Commit(0, height, pre_prepare.digest, 1))
-    state, _ = pbft.step(CONFIG, state, Commit(0, height, pre_prepare.digest, 3))
+    assert pbft.step(CONFIG, state, Commit(0, height, pre_prepare.digest, 1)).refusal == Refusal.VOTE_FOR_OTHER_HEIGHT
+    state, _, _ = pbft.step(CONFIG, state, Commit(0, height, pre_prepare.digest, 3))
     assert state.height == 0 and state.slot is not None and state.slot.commits == frozenset({2})
 
 
 def test_the_commit_naming_the_slot_does_count() -> None:
     """The positive control of the test above: the same votes at height 1 execute the block."""
     state, pre_prepare = prepared_replica_at_height_1()
-    state, _ = pbft.step(CONFIG, state, Commit(0, 1, pre_prepare.digest, 1))
-    state, _ = pbft.step(CONFIG, state, Commit(0, 1, pre_prepare.digest, 3))
+    state, _, _ = pbft.step(CONFIG, state, Commit(0, 1, pre_prepare.digest, 1))
+    state, _, _ = pbft.step(CONFIG, state, Commit(0, 1, pre_prepare.digest, 3))
     assert state.executed == (pre_prepare.digest,)
 
 
@@ -1151,11 +1153,11 @@ def test_checkpoint_votes_for_a_lower_height_do_not_count_toward_a_higher_one() 
     together, (4, R) would become stable on the word of replicas that never said so."""
     state = initial_replica_state(CONFIG, 3, CLOCK)
     for vote in (Checkpoint(2, ROOT_A, 0), Checkpoint(2, ROOT_A, 1), Checkpoint(4, ROOT_A, 2)):
-        state, _ = pbft.step(CONFIG, state, vote)
+        state, _, _ = pbft.step(CONFIG, state, vote)
     assert state.stable == GENESIS_CHECKPOINT
     assert state.known_height == 2, "f + 1 votes for height 2 show that height 2 exists"
-    state, _ = pbft.step(CONFIG, state, Checkpoint(4, ROOT_A, 1))
-    state, _ = pbft.step(CONFIG, state, Checkpoint(4, ROOT_A, 0))
+    state, _, _ = pbft.step(CONFIG, state, Checkpoint(4, ROOT_A, 1))
+    state, _, _ = pbft.step(CONFIG, state, Checkpoint(4, ROOT_A, 0))
     assert state.stable == CheckpointCertificate(4, ROOT_A, frozenset({0, 1, 2})), "the positive control"
 
 

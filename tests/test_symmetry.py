@@ -46,12 +46,17 @@ StateRenamer = Callable[[ReplicaState, tuple[int, ...]], ReplicaState]
 def step_commutes(
     config: CheckerConfig, state: ReplicaState, event: Message | TimerFired, rename: StateRenamer = rename_state
 ) -> bool:
-    """step(rename(state), rename(event)) is rename(step(state, event)), outputs included."""
-    after, outputs = step(config.consensus, state, event)
+    """step(rename(state), rename(event)) is rename(step(state, event)), outputs and
+    refusal included."""
+    after, outputs, refusal = step(config.consensus, state, event)
     if after.view > config.max_view:
         return True  # never taken: beyond the bounds a renamed replica may lead a view
-    renamed_after, renamed_out = step(config.consensus, rename(state, SWAP), rename_input(event, SWAP))
-    return renamed_after == rename(after, SWAP) and renamed_out == tuple(renamed_outputs(outputs))
+    renamed_after, renamed_out, renamed_refusal = step(config.consensus, rename(state, SWAP), rename_input(event, SWAP))
+    return (
+        renamed_after == rename(after, SWAP)
+        and renamed_out == tuple(renamed_outputs(outputs))
+        and renamed_refusal == refusal
+    )
 
 
 def steps_to_try(config: CheckerConfig, world: World, chooser: random.Random) -> list[Message | TimerFired]:

@@ -662,7 +662,7 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         "prepare",
         "a correct replica prepares d at s in a view it has not left, justified as the view requires",
-        "accept_pre_prepare, on_new_view, new_view_is_valid",
+        "pre_prepare_refusal, accept_pre_prepare, on_new_view, new_view_is_valid",
         prepare_step,
     ),
     Action(
