@@ -14,6 +14,7 @@ import hashlib
 from typing import Any
 
 from spec.constants import SPEC_VERSION, ZERO_HASH
+from spec.wire.json_form import to_json
 from spec.wire.records import (
     Account,
     BalanceSetRecord,
@@ -153,25 +154,7 @@ def vector_states() -> list[tuple[str, str, LedgerState]]:
     ]
 
 
-def state_json(state: LedgerState) -> dict[str, Any]:
-    """A readable JSON form of a ledger state (not a normative format)."""
-    return {
-        "height": state.height,
-        "last_block_hash": state.last_block_hash,
-        "last_timestamp_ms": state.last_timestamp_ms,
-        "accounts": [dataclasses.asdict(state.accounts[key]) for key in sorted(state.accounts)],
-        "transfers": [dataclasses.asdict(state.transfers[key]) for key in sorted(state.transfers)],
-        "tasks": [dataclasses.asdict(state.tasks[key]) for key in sorted(state.tasks)],
-        "balance_sets": [dataclasses.asdict(state.balance_sets[key]) for key in sorted(state.balance_sets)],
-        "reputation_updates": [dataclasses.asdict(state.reputation_updates[key]) for key in sorted(state.reputation_updates)],
-        "reputations": {platform: state.reputations[platform] for platform in sorted(state.reputations)},
-        "failed_transfer_ids": sorted(state.failed_transfer_ids),
-        "failed_set_ids": sorted(state.failed_set_ids),
-        "failed_update_ids": sorted(state.failed_update_ids),
-    }
-
-
-def leaves_json(state: LedgerState) -> list[dict[str, str]]:
+def leaf_entries(state: LedgerState) -> list[dict[str, str]]:
     leaves = []
     for kind, record_id, value in state_records(state):
         key = record_key(kind, record_id)
@@ -186,8 +169,8 @@ def state_root_vectors() -> dict[str, Any]:
         states.append({
             "name": name,
             "description": description,
-            "state": state_json(state),
-            "leaves": leaves_json(state),
+            "state": to_json(state),
+            "leaves": leaf_entries(state),
             "records_root": records_root(state).hex(),
             "state_root": state_root(state),
         })

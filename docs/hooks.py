@@ -994,12 +994,14 @@ def obligation_matrix(proof: str) -> str:
         groups.setdefault(group, {})[case or "-"] = broken[obligation.name]
         if case and case not in cases:
             cases.append(case)
-    rows = ["| conjunct | " + " | ".join(f"`{case}`" for case in cases) + " |", "|---" * (len(cases) + 1) + "|"]
+    # One row per conjunct, its cases listed down the cell: a grid of every case
+    # would be wider than the page.
+    rows = ["| conjunct | case: the broken variant under which it fails |", "|---|---|"]
     for group, variants in groups.items():
         if set(variants) == {"-"}:
-            continue  # a single obligation (agreement): listed below the matrix
-        cells = [f"`{variants[case]}`" if case in variants else "" for case in cases]
-        rows.append(f"| `{group}` | " + " | ".join(cells) + " |")
+            continue  # a single obligation (agreement): listed below the table
+        listed = [f"`{case}`: `{variants[case]}`" for case in cases if case in variants]
+        rows.append(f"| `{group}` | " + "<br>".join(listed) + " |")
     singles = [f"`{proof}.{group}` fails under `{variants['-']}`" for group, variants in groups.items()
                if set(variants) == {"-"}]
     return "\n".join(rows) + ("\n\n" + "; ".join(singles) + "." if singles else "")
