@@ -11,11 +11,14 @@
   more bytes has TRAILING_BYTES; an input over MAX_MESSAGE_BYTES is refused unread;
 * a bounded fuzz run (fixed seed, printed on failure): nothing but DecodeError
   escapes, and every accepted input re-encodes to itself;
-* negative controls: decoders with one check switched off (a helper of
-  `spec.wire.decoding` monkeypatched) are caught by the checks above.
+* negative controls: decoders with one check switched off, or reading a field
+  wrong (a helper or table of `spec.wire.decoding` monkeypatched), are caught by
+  the checks above. A decoder that skips the wire types' patterns still re-encodes
+  every input it accepts to itself: only the malformed vectors catch it.
 """
 
 import inspect
+import json
 import random
 import textwrap
 import typing
@@ -35,7 +38,13 @@ from conformance.decoding_vectors import (
     malformed_inputs,
     valid_inputs,
 )
-from conformance.generate import VECTOR_CHAIN_ID, VECTORS_DIR, consensus_sample_messages, signed_sample_transactions
+from conformance.generate import (
+    VECTOR_CHAIN_ID,
+    VECTORS_DIR,
+    consensus_sample_messages,
+    signed_sample_transactions,
+    vector_block,
+)
 from spec.constants import (
     CHAIN_ID_PATTERN,
     HASH_PATTERN,
@@ -202,13 +211,20 @@ def test_a_consensus_message_of_every_kind_decodes_to_itself_blocks_included(mes
     round_trip()
 
 
-def test_the_samples_decode_to_themselves_blocks_included() -> None:
+def check_sample_round_trips() -> None:
     for _signer, tx in signed_sample_transactions():
         assert decode_transaction(transaction_bytes(tx)) == tx
+    block = vector_block()
+    assert decode_header(header_bytes(block.header)) == block.header
+    assert decode_block(block_bytes(block)) == block
     for message in consensus_sample_messages():
         chain_id, decoded = decode_consensus_message(consensus_signing_message(VECTOR_CHAIN_ID, message))
         assert (chain_id, decoded) == (VECTOR_CHAIN_ID, message)
         assert blocks_in(decoded) == blocks_in(message)
+
+
+def test_the_samples_decode_to_themselves_blocks_included() -> None:
+    check_sample_round_trips()
 
 
 def test_block_equality_in_a_message_would_miss_a_different_block() -> None:
@@ -274,8 +290,6 @@ def test_every_malformed_vector_is_refused_with_its_named_failure(failure: Decod
 
 def test_the_vector_file_matches_the_decoder() -> None:
     """The committed file, read back (not regenerated): its bytes, names and offsets."""
-    import json
-
     data = json.loads((VECTORS_DIR / "decoding.json").read_text(encoding="utf-8"))
     assert data == decoding_vectors()
     assert {entry["failure"] for entry in data["malformed"]} == {failure.value for failure in DecodeFailure}
@@ -363,6 +377,7 @@ def failing_checks() -> list[str]:
     """Which checks above fail with whatever `spec.wire.decoding` is now."""
     checks: dict[str, Callable[[], object]] = {failure.value: lambda f=failure: check_malformed_vectors(f)
                                                for failure in DecodeFailure}
+    checks["round trips"] = check_sample_round_trips
     checks["valid vectors"] = check_valid_vectors
     checks["prefixes"] = check_prefixes_and_suffixes
     checks["fuzz"] = lambda: check_fuzz(CONTROL_FUZZ_COUNT)
@@ -404,8 +419,13 @@ def unchecked_take(reader: decoding.Reader, count: int, path: str) -> bytes:
     return reader.data[start:reader.position]
 
 
-DECODER_MUTANTS: dict[str, tuple[str, Callable[[], Callable[..., Any]], set[str]]] = {
-    # name: (helper of spec.wire.decoding, its broken replacement, checks that must catch it)
+HEADER_FIELDS_SWAPPED = (decoding.HEADER_FIELDS[2], *decoding.HEADER_FIELDS[1:2], decoding.HEADER_FIELDS[0],
+                         *decoding.HEADER_FIELDS[3:])
+"""The header's height and timestamp read in each other's place."""
+
+
+DECODER_MUTANTS: dict[str, tuple[str, Callable[[], Any], set[str]]] = {
+    # name: (helper or table of spec.wire.decoding, its broken replacement, checks that must catch it)
     "no trailing-bytes check": ("require_end", lambda: never, {"TRAILING_BYTES", "LENGTH_MISMATCH", "prefixes", "fuzz"}),
     "no bounds on counts and lengths": ("require_within_bound", lambda: never, {"LENGTH_OVER_BOUND"}),
     "a frame's end read as the input's": ("out_of_bytes", lambda: mutated_function(
@@ -423,6 +443,10 @@ DECODER_MUTANTS: dict[str, tuple[str, Callable[[], Callable[..., Any]], set[str]
     "replica sets in any order": ("require_ascending", lambda: never, {"NON_CANONICAL_REPLICA_SET", "fuzz"}),
     "chain id pattern unchecked": ("require_pattern", lambda: never, {"INVALID_FIELD"}),
     "wire types unchecked": ("checked_model", lambda: unchecked_model, {"INVALID_FIELD"}),
+    "header read in another order": ("HEADER_FIELDS", lambda: HEADER_FIELDS_SWAPPED, {"round trips", "valid vectors"}),
+    "a replica set loses its last member": ("read_replica_set", lambda: mutated_function(
+        "read_replica_set", "replicas.append(replica)", "replicas.append(replica) if index < count - 1 else None"),
+        {"round trips", "valid vectors"}),
 }
 
 
