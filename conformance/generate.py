@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from conformance import decoding_vectors
 from conformance.state_root_vectors import state_root_vectors
 from spec.constants import SPEC_VERSION
 from spec.scenario import Scenario
@@ -280,6 +281,7 @@ def generated_files() -> dict[Path, str]:
         VECTORS_DIR / "canonical_encoding.json": render(encoding_vectors()),
         VECTORS_DIR / "consensus_messages.json": render(consensus_vectors()),
         VECTORS_DIR / "state_roots.json": render(state_root_vectors()),
+        VECTORS_DIR / "decoding.json": render(decoding_vectors.decoding_vectors()),
     }
     for stem, schema in schemas().items():
         files[SCHEMAS_DIR / f"{stem}.schema.json"] = render(schema)

@@ -25,6 +25,9 @@ Placeholders (each alone on its line):
 * `<!-- fedspec:envelope WHAT -->`: signed envelopes from `spec.wire.envelope`: WHAT is
   `refusals` (`ENVELOPE_REFUSALS`, in the order they are checked) or `obligations KIND`
   (the signature obligations of that kind's sample message, in canonical order).
+* `<!-- fedspec:decoding WHAT -->`: the decoder of `spec.wire.decoding`: WHAT is
+  `failures` (every `DecodeFailure`, its meaning and its malformed vectors) or
+  `bounds` (every bound of `spec.constants` the decoder checks).
 * `<!-- fedspec:reputation -->`: `next_reputation` applied to sample inputs.
 * `<!-- fedspec:examples -->`: the shipped scenarios with their descriptions.
 * `<!-- fedspec:run ARGS -->`: the output and exit code of `fedspec ARGS`.
@@ -86,6 +89,7 @@ import spec.constants
 import spec.invariants
 import spec.ledger
 import spec.pbft
+import spec.wire.decoding
 import spec.wire.messages
 import spec.wire.records
 import spec.wire.state_root
@@ -94,6 +98,7 @@ from fedspec.cli import app
 from spec.codes import CODE_TABLE, PRECEDENCE, ResultCode
 from spec.refusals import REFUSAL_TABLE, Refusal
 from spec.scenario import load_and_replay
+from spec.wire.decoding import DecodeFailure
 from spec.wire.encoding import (
     SIGNED_FIELDS,
     TRANSACTION_TYPE_CODES,
@@ -458,6 +463,64 @@ def envelope(argument: str) -> str:
     if len(words) == 2 and words[0] == "obligations":
         return envelope_obligation_table(words[1])
     raise ValueError(f"unknown placeholder fedspec:envelope {argument}")
+# --- decoding -------------------------------------------------------------------------------------
+def enum_member_docs(path: Path, class_name: str) -> dict[str, str]:
+    """The docstring under each member of an enum class, read from its source."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    body = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name).body
+    docs = {}
+    for index, node in enumerate(body[:-1]):
+        following = body[index + 1]
+        if isinstance(node, ast.Assign) and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+            docs[node.targets[0].id] = str(following.value.value)  # type: ignore[attr-defined]
+    return docs
+
+
+def constant_docs() -> dict[str, str]:
+    """The docstring under each constant of `spec/constants.py`."""
+    body = ast.parse(Path(spec.constants.__file__).read_text(encoding="utf-8")).body
+    docs = {}
+    for index, node in enumerate(body[:-1]):
+        following = body[index + 1]
+        if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+            docs[node.target.id] = str(following.value.value)  # type: ignore[union-attr]
+    return docs
+
+
+def decoding_failures_table() -> str:
+    """Every DecodeFailure with its meaning and the malformed vectors that show it;
+    fails if a failure has no vector."""
+    docs = enum_member_docs(Path(spec.wire.decoding.__file__), "DecodeFailure")
+    vectors = json.loads((ROOT / "conformance/vectors/decoding.json").read_text(encoding="utf-8"))
+    rows = ["| failure | meaning | malformed vectors |", "|---|---|---|"]
+    for failure in DecodeFailure:
+        names = [entry["name"] for entry in vectors["malformed"] if entry["failure"] == failure.value]
+        if not names or failure.name not in docs:
+            raise ValueError(f"DecodeFailure.{failure.name} lacks a docstring or a malformed vector")
+        shown = "; ".join(names[:3]) + (f"; and {len(names) - 3} more" if len(names) > 3 else "")
+        rows.append(f"| [](){{#decode-{failure.value}}}`{failure.value}` | {cell(docs[failure.name])} | {cell(shown)} |")
+    return "\n".join(rows)
+
+
+def decoding_bounds_table() -> str:
+    """The bounds of spec.constants that spec.wire.decoding imports."""
+    docs = constant_docs()
+    imported = ast.parse(Path(spec.wire.decoding.__file__).read_text(encoding="utf-8")).body
+    names = [alias.name for node in imported if isinstance(node, ast.ImportFrom) and node.module == "spec.constants"
+             for alias in node.names if alias.name.startswith("MAX_")]
+    rows = ["| bound | value | what it bounds |", "|---|--:|---|"]
+    for name in names:
+        value = getattr(spec.constants, name)
+        rows.append(f"| `{name}` | `{value:_}` | {cell(docs[name])} |")
+    return "\n".join(rows)
+
+
+def decoding(argument: str) -> str:
+    if argument == "failures":
+        return decoding_failures_table()
+    if argument == "bounds":
+        return decoding_bounds_table()
+    raise ValueError(f"unknown placeholder fedspec:decoding {argument}")
 
 
 # --- the reputation rule ---------------------------------------------------------------------------
@@ -1219,6 +1282,8 @@ def render(kind: str, argument: str | None) -> str:
         return state_codes_table()
     if kind == "envelope" and argument:
         return envelope(argument)
+    if kind == "decoding" and argument:
+        return decoding(argument)
     if kind == "reputation":
         return reputation_table()
     if kind == "examples":

@@ -70,6 +70,37 @@ MAX_UINT64: Final = 2**64 - 1
 
 MAX_UINT16: Final = 2**16 - 1
 """Replica ids in consensus messages are unsigned 16-bit integers (at most 65,536 replicas)."""
+# --- decoding bounds (spec.wire.decoding) -------------------------------------------
+# A decoder reads counts and lengths from bytes an attacker chose. Each is checked
+# against its bound before anything it counts is read, so no input makes a
+# replica allocate or loop more than these allow.
+MAX_WIRE_STRING_BYTES: Final = 64
+"""Longest string on the wire, in bytes: ids and chain ids (64), agent ids
+(15 + 48 = 63), platform names (32). A longer string matches no pattern."""
+
+MAX_REPLICAS: Final = 256
+"""Largest consensus group, in replicas. Replica ids on the wire are u16, but an
+id must be below this, and a signer set or a NEW_VIEW's list of view changes
+holds at most this many (one per replica). PBFT's all-to-all votes grow as N^2,
+so no practical group comes near it."""
+
+MAX_VIEW_CHANGES_PER_NEW_VIEW: Final = MAX_REPLICAS
+"""Most view changes a NEW_VIEW carries: at most one per replica."""
+
+MAX_PREPARED_CERTIFICATES_PER_VIEW_CHANGE: Final = 10_000
+"""Most prepared certificates a VIEW_CHANGE carries: one per height in the
+watermark window, which no configuration sets wider than this (the model
+checker's configurations allow at most 10 000; the default is WATERMARK_WINDOW)."""
+
+MAX_PROPOSALS_PER_NEW_VIEW: Final = MAX_PREPARED_CERTIFICATES_PER_VIEW_CHANGE
+"""Most pre-prepares a NEW_VIEW re-proposes: one per height in the watermark
+window above its checkpoint, the same bound as a view change's certificates."""
+
+MAX_MESSAGE_BYTES: Final = 64 * 1024 * 1024
+"""Longest input a decoder reads, in bytes (64 MiB): a transaction, a block, or a
+consensus message with everything it embeds. A full block is under half a
+megabyte (MAX_BLOCK_TRANSACTIONS transactions of under 500 bytes each); the
+largest messages are NEW_VIEWs, whose view changes each carry blocks."""
 
 # --- identifiers -----------------------------------------------------------------
 ID_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,64}$"
