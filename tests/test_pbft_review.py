@@ -993,7 +993,13 @@ def test_negative_control_a_fingerprint_without_pending_is_caught(monkeypatch: p
     pending requests (what a hash of requests by a key of their own could come to)."""
 
     def hash_without_pending(state: ReplicaState) -> int:
-        return hash(tuple(getattr(state, f.name) for f in dataclasses.fields(ReplicaState) if f.compare and f.name != "pending"))
+        return hash(
+            tuple(
+                getattr(state, f.name)
+                for f in dataclasses.fields(ReplicaState)
+                if f.compare and f.name != "pending"
+            )
+        )
 
     monkeypatch.setattr(ReplicaState, "__hash__", accelerate.remembering_hash(hash_without_pending))
     assert fields_the_hash_misses(ReplicaState) == ["pending"]
