@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from itertools import combinations, product
 from typing import NamedTuple, TypeVar
 
+from checker import accelerate
 from checker.config import CheckerConfig
 from checker.memo import Interner, Memo
 from checker.mutants import SPEC_VARIANTS, installed
@@ -184,6 +185,7 @@ class Model:
     """Initial world and successors for one configuration. One per process."""
 
     def __init__(self, config: CheckerConfig) -> None:
+        accelerate.install()  # the spec's pure functions, remembered: `checker.accelerate`
         self.config = config
         self.consensus = config.consensus
         self.n = config.n

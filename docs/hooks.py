@@ -681,7 +681,7 @@ def remaining_reference(module: str, page: str) -> str:
         "      show_root_toc_entry: false",
         "      show_source: true",
         "      heading_level: 3",
-        '      filters: ["!^_", "!^hash_cache$"]',
+        '      filters: ["!^_"]',
         "      members:",
     ]
     lines += [f"        - {name}" for name in members]

@@ -57,8 +57,6 @@ from spec.wire.messages import (
     Timer,
     TimerFired,
     ViewChange,
-    cached_hash,
-    pending_key,
 )
 from spec.wire.records import LedgerState
 from spec.wire.state_root import state_root
@@ -153,29 +151,6 @@ class ReplicaState:
     known_height: int
     """The highest height this replica knows a correct replica has executed: from f + 1
     matching checkpoint votes, a stable checkpoint, or a NEW-VIEW's checkpoint."""
-    hash_cache: int = field(default=0, init=False, repr=False, compare=False)
-
-    def __hash__(self) -> int:
-        return cached_hash(
-            self,
-            lambda: (
-                self.replica,
-                self.view,
-                self.active,
-                self.clock_ms,
-                self.executed,
-                self.commit_certificates,
-                pending_key(self.pending),
-                self.slot,
-                self.prepared,
-                self.stable,
-                self.checkpoint_votes,
-                self.view_changes,
-                self.view_change_senders,
-                self.view_proposals,
-                self.known_height,
-            ),
-        )
 
     @property
     def height(self) -> int:

@@ -64,9 +64,6 @@ from spec.wire.types import TRANSACTION_TYPES, AnyTransaction
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
 
-NOT_IN_JSON = {"hash_cache"}
-"""Dataclass fields that are no part of an object: caches of the checker's speed work."""
-
 RANDOM = settings(
     max_examples=150,
     derandomize=True,
@@ -84,7 +81,7 @@ def nested(value: object) -> list[object]:
     if isinstance(value, BaseModel):
         parts: list[object] = [getattr(value, name) for name in type(value).model_fields]
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        parts = [getattr(value, field.name) for field in dataclasses.fields(value) if field.name not in NOT_IN_JSON]
+        parts = [getattr(value, field.name) for field in dataclasses.fields(value)]
     elif isinstance(value, (tuple, list, frozenset, set)):
         return [inner for item in value for inner in nested(item)]
     elif isinstance(value, dict):
@@ -189,7 +186,7 @@ def declared_fields(kind: type) -> list[str]:
     """The fields of a kind, listed from the class itself, not from json_form."""
     if issubclass(kind, BaseModel):
         return list(kind.model_fields)
-    return [field.name for field in dataclasses.fields(kind) if field.name not in NOT_IN_JSON]
+    return [field.name for field in dataclasses.fields(kind)]
 
 
 def missing_fields(value: object, data: dict[str, Any]) -> list[str]:

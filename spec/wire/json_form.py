@@ -11,7 +11,7 @@ The forms are derived, not written out per type:
 * a dataclass (a consensus message, a certificate, a replica input, a ledger record,
   `LedgerState`, a receipt) is an object of its fields, in declaration order, every
   field that its constructor takes (so `PrePrepare.block` is there although it takes
-  no part in equality, and a cache is not). A consensus message or a replica input
+  no part in equality). A consensus message or a replica input
   starts with a `type` key naming its kind (`INPUT_TAGS`), wherever it appears;
 * inside those: a set is an array sorted ascending, a tuple an array, a dictionary an
   object sorted by key, an enumeration its value, `None` is `null`.
@@ -23,7 +23,7 @@ object has one form, not several). Anything else is a `JsonFormError` naming the
 place and the reason, never a traceback.
 
 Why not pydantic's `TypeAdapter` for the dataclasses too: it writes fields the
-constructor does not take (a cache), writes sets in iteration order (for strings,
+constructor does not take, writes sets in iteration order (for strings,
 a different order in every process), and reads unknown keys, negative integers and
 repeated set members without complaint, and a bad transaction inside a
 `ClientRequest` as one error per transaction type. The dataclass forms here are

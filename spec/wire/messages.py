@@ -7,13 +7,9 @@ A certificate carries signer sets; on the wire each signer's signature travels
 beside it.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
-from typing import Any
 
-from spec.wire.encoding import transaction_hash
 from spec.wire.types import AnyTransaction, Block
 
 ReplicaId = int
@@ -94,31 +90,6 @@ class CheckpointCertificate:
     signers: frozenset[ReplicaId]
 
 
-def cached_hash(value: Any, fields: Callable[[], object]) -> int:
-    """Hash once, then remember: these values are set members and dictionary keys
-    in the model checker, hashed far more often than they are made. Not part of
-    the protocol."""
-    if value.hash_cache == 0:
-        object.__setattr__(value, "hash_cache", hash(fields()) or 1)
-    cached: int = value.hash_cache
-    return cached
-
-
-def request_key(request: tuple[AnyTransaction, ...]) -> tuple[bytes, ...]:
-    """A request by its transaction hashes: unlike a pydantic model's own hash, these
-    are the same in every process, so fingerprints are too."""
-    return tuple(remembered_transaction_hash(tx) for tx in request)
-
-
-@lru_cache(maxsize=4096)
-def remembered_transaction_hash(tx: AnyTransaction) -> bytes:
-    return transaction_hash(tx)
-
-
-def pending_key(pending: tuple[tuple[AnyTransaction, ...], ...]) -> tuple[tuple[bytes, ...], ...]:
-    return tuple(request_key(request) for request in pending)
-
-
 @dataclass(frozen=True, slots=True)
 class ViewChange:
     """`sender` moves to `new_view`, carrying its stable checkpoint and a prepared
@@ -128,10 +99,6 @@ class ViewChange:
     checkpoint: CheckpointCertificate
     prepared: tuple[PreparedCertificate, ...]
     sender: ReplicaId
-    hash_cache: int = field(default=0, init=False, repr=False, compare=False)
-
-    def __hash__(self) -> int:
-        return cached_hash(self, lambda: (self.new_view, self.checkpoint, self.prepared, self.sender))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +112,6 @@ class NewView:
     checkpoint: CheckpointCertificate
     proposals: tuple[PrePrepare, ...]
     sender: ReplicaId
-    hash_cache: int = field(default=0, init=False, repr=False, compare=False)
-
-    def __hash__(self) -> int:
-        return cached_hash(self, lambda: (self.view, self.view_changes, self.checkpoint, self.proposals, self.sender))
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +141,6 @@ class ClientRequest:
     """One unit a client submits: a single transaction, or a FEDERATION_TASK and its LOCK."""
 
     transactions: tuple[AnyTransaction, ...]
-    hash_cache: int = field(default=0, init=False, repr=False, compare=False)
-
-    def __hash__(self) -> int:
-        return cached_hash(self, lambda: request_key(self.transactions))
 
 
 class Timer(StrEnum):
