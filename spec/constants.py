@@ -96,6 +96,10 @@ MAX_PROPOSALS_PER_NEW_VIEW: Final = MAX_PREPARED_CERTIFICATES_PER_VIEW_CHANGE
 """Most pre-prepares a NEW_VIEW re-proposes: one per height in the watermark
 window above its checkpoint, the same bound as a view change's certificates."""
 
+MAX_ENVELOPE_SIGNATURES: Final = 1_000_000
+"""Most signatures one envelope may carry, checked before any is read: a million
+64-byte signatures are MAX_MESSAGE_BYTES (64 MiB), the most a decoder reads."""
+
 MAX_MESSAGE_BYTES: Final = 64 * 1024 * 1024
 """Longest input a decoder reads, in bytes (64 MiB): a transaction, a block, or a
 consensus message with everything it embeds. A full block is under half a

@@ -37,14 +37,17 @@ from pydantic import ValidationError
 from spec.constants import (
     CHAIN_ID_PATTERN,
     MAX_BLOCK_TRANSACTIONS,
+    MAX_ENVELOPE_SIGNATURES,
     MAX_MESSAGE_BYTES,
     MAX_PREPARED_CERTIFICATES_PER_VIEW_CHANGE,
     MAX_PROPOSALS_PER_NEW_VIEW,
     MAX_REPLICAS,
     MAX_VIEW_CHANGES_PER_NEW_VIEW,
     MAX_WIRE_STRING_BYTES,
+    SIGNATURE_BYTES,
 )
 from spec.wire.encoding import SIGNED_FIELDS, TRANSACTION_TYPE_CODES, FieldKind, domain_tag
+from spec.wire.envelope import SignedEnvelope, authenticated_message
 from spec.wire.message_encoding import (
     CERTIFICATE_FIELDS,
     CONSENSUS_FIELDS,
@@ -100,7 +103,8 @@ class DecodeFailure(StrEnum):
     WRONG_EMBEDDED_KIND = "WRONG_EMBEDDED_KIND"
     """A NEW_VIEW embeds the signing message of another kind than VIEW_CHANGE."""
     CHAIN_ID_MISMATCH = "CHAIN_ID_MISMATCH"
-    """A NEW_VIEW embeds a view change signed for another chain than its own."""
+    """A NEW_VIEW embeds a view change signed for another chain than its own, or an
+    envelope arrives for another chain than the node's."""
     INTEGER_OUT_OF_RANGE = "INTEGER_OUT_OF_RANGE"
     """A replica id (a sender, a requester, a member of a replica set) is not
     below `MAX_REPLICAS`."""
@@ -268,7 +272,6 @@ HEADER_FIELDS: tuple[tuple[str, FieldKind], ...] = (
 )
 """The fields of `header_bytes`, in its order."""
 
-SIGNATURE_BYTES = 64
 """An Ed25519 signature: 64 raw bytes."""
 
 
@@ -513,3 +516,46 @@ def decode_block(data: bytes) -> Block:
 def decode_consensus_message(data: bytes) -> tuple[str, Message]:
     """The chain id and the message whose `consensus_signing_message` is `data`."""
     return decode_whole(data, read_signing_message, "the message")
+
+
+def read_envelope(reader: Reader, path: str) -> tuple[str, SignedEnvelope]:
+    """u32 length and the signing message filling exactly that many bytes, then u32
+    count and that many 64-byte signatures (`spec.wire.envelope.envelope_bytes`)."""
+    offset = reader.position
+    length = read_unsigned(reader, 4, f"the length of {path}.message")
+    require_within_bound(length, MAX_MESSAGE_BYTES, offset, f"the length of {path}.message")
+    if length > reader.end - reader.position:
+        raise out_of_bytes(reader, length, f"{path}.message")
+    frame = Reader(reader.data, reader.position, reader.position + length, frame=f"{path}.message")
+    chain_id, message = read_signing_message(frame, f"{path}.message")
+    require_end(frame, f"{path}.message")
+    reader.position = frame.end
+    count = read_count(reader, 4, MAX_ENVELOPE_SIGNATURES, f"{path}.signatures")
+    signatures: list[str] = []
+    for index in range(count):
+        signatures.append(take(reader, SIGNATURE_BYTES, f"{path}.signatures[{index}]").hex())
+    return chain_id, SignedEnvelope(message, tuple(signatures))
+
+
+def decode_envelope(data: bytes) -> tuple[str, SignedEnvelope]:
+    """The chain id and the signed envelope whose `envelope_bytes` are `data`. Shape
+    only: `spec.wire.envelope.verify_envelope` checks the signatures."""
+    return decode_whole(data, read_envelope, "envelope")
+
+
+ENVELOPE_CHAIN_OFFSET = 4
+"""Where an envelope's message starts, after its u32 length: a wrong chain is reported there."""
+
+
+def authenticated_message_from_bytes(chain_id: str, platform_keys: tuple[str, ...], data: bytes) -> Message:
+    """What a node's boundary calls on every frame it receives, once: the message,
+    decoded and authenticated, for the replica's step function. Raises `DecodeError`
+    for bytes that are not an envelope or an envelope for another chain, and
+    `spec.wire.envelope.AuthenticationError` for one whose signatures fail."""
+    envelope_chain_id, envelope = decode_envelope(data)
+    if envelope_chain_id != chain_id:
+        raise DecodeError(
+            DecodeFailure.CHAIN_ID_MISMATCH, ENVELOPE_CHAIN_OFFSET,
+            f"the envelope is for chain {envelope_chain_id!r}, this node is on {chain_id!r}",
+        )
+    return authenticated_message(chain_id, platform_keys, envelope)
