@@ -22,6 +22,7 @@ from typing import Any
 from conformance import generate
 from spec.constants import (
     MAX_BLOCK_TRANSACTIONS,
+    MAX_ENVELOPE_SIGNATURES,
     MAX_MESSAGE_BYTES,
     MAX_PREPARED_CERTIFICATES_PER_VIEW_CHANGE,
     MAX_PROPOSALS_PER_NEW_VIEW,
@@ -36,6 +37,7 @@ from spec.wire.decoding import (
     DecodeFailure,
     decode_block,
     decode_consensus_message,
+    decode_envelope,
     decode_header,
     decode_transaction,
 )
@@ -54,6 +56,7 @@ from spec.wire.encoding import (
     signing_message,
     transaction_bytes,
 )
+from spec.wire.envelope import envelope_bytes, sign_envelope
 from spec.wire.message_encoding import (
     CERTIFICATE_FIELDS,
     CONSENSUS_FIELDS,
@@ -77,6 +80,7 @@ DECODERS: dict[str, Callable[[bytes], Any]] = {
     "header": decode_header,
     "block": decode_block,
     "consensus_message": decode_consensus_message,
+    "envelope": decode_envelope,
 }
 """Each decoder by the name the vectors use."""
 
@@ -85,6 +89,7 @@ ENCODERS: dict[str, str] = {
     "header": "header_bytes",
     "block": "block_bytes",
     "consensus_message": "consensus_signing_message",
+    "envelope": "envelope_bytes",
 }
 """The encoder each decoder inverts."""
 
@@ -97,6 +102,9 @@ def encode_decoded(decoder: str, value: Any) -> bytes:
         return header_bytes(value)
     if decoder == "block":
         return block_bytes(value)
+    if decoder == "envelope":
+        envelope_chain_id, envelope = value
+        return envelope_bytes(envelope_chain_id, envelope)
     chain_id, message = value
     return consensus_signing_message(chain_id, message)
 
@@ -166,7 +174,32 @@ def valid_inputs() -> list[ValidInput]:
     for name, message in boundary_messages():
         kind = consensus_kind(message)
         out.append(ValidInput(name, "consensus_message", kind, consensus_signing_message(chain_id(), message)))
+    for message in generate.consensus_sample_messages():
+        kind = consensus_kind(message)
+        out.append(ValidInput(f"{kind} envelope", "envelope", kind, sample_envelope_bytes(message)))
     return out
+
+
+def sample_envelope_bytes(message: Any) -> bytes:
+    """`message` in its signed envelope, signed by the vector keys (replica i = platform i)."""
+    seeds = {replica: generate.vector_seed(name) for replica, name in enumerate(generate.CONSENSUS_REPLICAS)}
+    return envelope_bytes(chain_id(), sign_envelope(seeds, chain_id(), message))
+
+
+def malformed_envelopes() -> list[MalformedInput]:
+    """An envelope cut short, one with bytes after it, one whose message length is one
+    short, and one whose signature count is over its bound."""
+    whole = sample_envelope_bytes(sample_message(Prepare))
+    length = int.from_bytes(whole[:4], "big")
+    return [
+        MalformedInput("envelope cut in its last signature", "envelope", DecodeFailure.TRUNCATED, whole[:-1]),
+        MalformedInput("envelope with a byte after it", "envelope", DecodeFailure.TRAILING_BYTES, whole + b"\x00"),
+        MalformedInput("envelope message length one short", "envelope", DecodeFailure.LENGTH_MISMATCH, encode_u32(length - 1) + whole[4:]),
+        MalformedInput(
+            "envelope signature count over its bound", "envelope", DecodeFailure.LENGTH_OVER_BOUND,
+            whole[: 4 + length] + encode_u32(MAX_ENVELOPE_SIGNATURES + 1),
+        ),
+    ]
 
 
 # --- building malformed bytes -----------------------------------------------------------------------
@@ -391,7 +424,10 @@ def block_bytes_with_first(first: bytes) -> bytes:
 
 
 def malformed_inputs() -> list[MalformedInput]:
-    return truncated_and_trailing() + lengths_over_bounds() + frames_tags_and_chains() + codes_integers_and_strings()
+    return (
+        truncated_and_trailing() + lengths_over_bounds() + frames_tags_and_chains() + codes_integers_and_strings()
+        + malformed_envelopes()
+    )
 
 
 # --- the vector file --------------------------------------------------------------------------------
