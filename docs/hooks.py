@@ -680,7 +680,7 @@ def remaining_reference(module: str, page: str) -> str:
         "      show_root_heading: false",
         "      show_root_toc_entry: false",
         "      show_source: true",
-        "      heading_level: 3",
+        "      heading_level: 4",
         '      filters: ["!^_"]',
         "      members:",
     ]
@@ -1336,6 +1336,32 @@ def render(kind: str, argument: str | None) -> str:
     if kind == "diagram" and argument:
         return diagram(argument)
     raise ValueError(f"unknown placeholder fedspec:{kind} {argument or ''}")
+
+
+INLINE_CODE_IN_CELL = re.compile(r"(<t[dh][^>]*>)(.*?)(</t[dh]>)", re.DOTALL)
+IDENTIFIER_BREAK = re.compile(r"(<code>)([^<]*)(</code>)")
+
+
+def with_break_opportunities(code: str) -> str:
+    """Where inline code may wrap: after an underscore, a dot or a slash, and every 16
+    digits of a long hex string (a hash is not a word)."""
+    code = re.sub(r"([0-9a-f]{16})(?=[0-9a-f])", r"\1<wbr>", code)
+    return re.sub(r"([_./])", r"\1<wbr>", code)
+
+
+def breakable_identifiers(cell: str) -> str:
+    """Inline code in a table cell breaks only where `with_break_opportunities` allows
+    (the stylesheet forbids breaks inside words): `block_height_mismatch` wraps as
+    `block_height_` / `mismatch`, never as `block_height_misma` / `tch`."""
+    return IDENTIFIER_BREAK.sub(
+        lambda match: match.group(1) + with_break_opportunities(match.group(2)) + match.group(3), cell
+    )
+
+
+def on_page_content(html: str, **kwargs: object) -> str:
+    return INLINE_CODE_IN_CELL.sub(
+        lambda match: match.group(1) + breakable_identifiers(match.group(2)) + match.group(3), html
+    )
 
 
 def on_page_markdown(markdown: str, **kwargs: object) -> str:

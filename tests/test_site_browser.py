@@ -35,10 +35,18 @@ PAGE_TIMEOUT_MS = 30_000
 """Generous: a page of the site is static, but the machine may be loaded."""
 
 
+def run_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test run's own directory, shared by its xdist workers (each worker's base
+    directory lies inside it), and by no other run."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # no xdist: the base directory is the run's own
+        return tmp_path_factory.getbasetemp()
+    return tmp_path_factory.getbasetemp().parent
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The built site, built once for all workers of this test run."""
-    shared = tmp_path_factory.getbasetemp().parent
+    shared = run_directory(tmp_path_factory)
     built = shared / "site"
     with open(shared / "site.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

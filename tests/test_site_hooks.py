@@ -51,3 +51,23 @@ def test_no_hook_reads_the_clock() -> None:
     source = Path(hooks.__file__).read_text(encoding="utf-8")
     for clock in ("import time", "perf_counter", "monotonic(", "datetime"):
         assert clock not in source
+
+
+def test_identifiers_in_table_cells_break_only_between_words() -> None:
+    html = "<td><code>block_height_mismatch</code></td><p><code>not_in_a_table</code></p>"
+    rendered = hooks.on_page_content(html)
+    assert "<code>block_<wbr>height_<wbr>mismatch</code>" in rendered
+    assert "<code>not_in_a_table</code>" in rendered
+
+
+def test_a_long_hash_in_a_cell_breaks_every_16_digits() -> None:
+    digest = "ab" * 32
+    rendered = hooks.with_break_opportunities(digest)
+    assert rendered.replace("<wbr>", "") == digest
+    assert [len(part) for part in rendered.split("<wbr>")] == [16, 16, 16, 16]
+
+
+def test_negative_control_a_cell_left_without_breaks_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hooks, "with_break_opportunities", lambda code: code)
+    with pytest.raises(AssertionError):
+        test_identifiers_in_table_cells_break_only_between_words()
