@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from spec.wire.records import Transition
+from spec.wire.records import StatusChange
 
 FONT = 'font-family="ui-monospace, SFMono-Regular, Menlo, monospace" font-size="12"'
 INK = "#37474f"
@@ -150,7 +150,7 @@ EDGE_LABEL_WIDTH = 420
 """Pixels between the first status and the final ones: room for the edge labels."""
 
 
-def final_statuses(transitions: tuple[Transition, ...]) -> list[str]:
+def final_statuses(transitions: tuple[StatusChange, ...]) -> list[str]:
     finals: list[str] = []
     for transition in transitions:
         if transition.after not in finals:
@@ -158,7 +158,7 @@ def final_statuses(transitions: tuple[Transition, ...]) -> list[str]:
     return finals
 
 
-def state_diagram(transitions: tuple[Transition, ...], title: str) -> str:
+def state_diagram(transitions: tuple[StatusChange, ...], title: str) -> str:
     """The first status on the left, each final status on the right, one labelled
     arrow per way to reach it (`cause`: `when`)."""
     start = transitions[0].before

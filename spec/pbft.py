@@ -14,8 +14,8 @@ runs a replica does that and calls `step`.
 Messages reach `step` already authenticated. On the wire every message travels in
 a signed envelope: its sender's Ed25519 signature under its kind's domain tag, and
 the signature of every vote its certificates count. A node's boundary calls
-`spec.wire.envelope.authenticated_message` on each message once, before `step`, so
-here a message's `sender` and a certificate's signer sets are facts.
+`spec.wire.decoding.authenticated_message_from_bytes` on each frame once, before
+`step`, so here a message's `sender` and a certificate's signer sets are facts.
 
 Sequence numbers are block heights. A replica agrees on one height at a time: it
 can validate a block only against the ledger state the previous block produced,

@@ -7,7 +7,7 @@ import pytest
 from builders import ATP, BOB, Ledger, commit, lock, pair, proof, rollback
 
 import spec.wire.records as records
-from spec.wire.records import SettlementCause, Transition
+from spec.wire.records import SettlementCause, StatusChange
 
 Change = tuple[str, str, str]
 
@@ -56,7 +56,7 @@ def observed(ledger: Ledger) -> tuple[set[Change], set[Change]]:
     return transfers, tasks
 
 
-def rows(table: tuple[Transition, ...]) -> set[Change]:
+def rows(table: tuple[StatusChange, ...]) -> set[Change]:
     return {(row.before, row.after, row.cause) for row in table}
 
 
@@ -84,7 +84,7 @@ def test_negative_control_a_table_missing_a_row_is_caught(table: str, monkeypatc
 
 
 def test_negative_control_a_row_the_ledger_never_makes_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    invented = Transition("COMMITTED", "ROLLED_BACK", "ROLLBACK", "never")
+    invented = StatusChange("COMMITTED", "ROLLED_BACK", "ROLLBACK", "never")
     monkeypatch.setattr(records, "TRANSFER_TRANSITIONS", records.TRANSFER_TRANSITIONS + (invented,))
     with pytest.raises(AssertionError):
         check_tables(every_way_to_settle())

@@ -41,7 +41,7 @@ class SettlementCause(StrEnum):
     EXPIRY = "EXPIRY"
 
 
-class Transition(NamedTuple):
+class StatusChange(NamedTuple):
     """One way a record leaves its first status: the status it reaches, what causes
     it, and when. The ledger (`spec.ledger`) makes these and no others; a test
     reaches every one and finds no other, and the site draws them."""
@@ -52,19 +52,19 @@ class Transition(NamedTuple):
     when: str
 
 
-TRANSFER_TRANSITIONS: tuple[Transition, ...] = (
-    Transition(TransferStatus.LOCKED, TransferStatus.COMMITTED, SettlementCause.COMMIT, "ATP_TRANSFER_COMMIT by the source platform"),
-    Transition(TransferStatus.LOCKED, TransferStatus.COMMITTED, SettlementCause.PROOF, "its task's proof, quality >= threshold"),
-    Transition(TransferStatus.LOCKED, TransferStatus.ROLLED_BACK, SettlementCause.ROLLBACK, "ATP_TRANSFER_ROLLBACK by the source platform"),
-    Transition(TransferStatus.LOCKED, TransferStatus.ROLLED_BACK, SettlementCause.PROOF, "its task's proof, quality < threshold"),
-    Transition(TransferStatus.LOCKED, TransferStatus.EXPIRED, SettlementCause.EXPIRY, "the first block after expires_at_ms"),
+TRANSFER_TRANSITIONS: tuple[StatusChange, ...] = (
+    StatusChange(TransferStatus.LOCKED, TransferStatus.COMMITTED, SettlementCause.COMMIT, "ATP_TRANSFER_COMMIT by the source platform"),
+    StatusChange(TransferStatus.LOCKED, TransferStatus.COMMITTED, SettlementCause.PROOF, "its task's proof, quality >= threshold"),
+    StatusChange(TransferStatus.LOCKED, TransferStatus.ROLLED_BACK, SettlementCause.ROLLBACK, "ATP_TRANSFER_ROLLBACK by the source platform"),
+    StatusChange(TransferStatus.LOCKED, TransferStatus.ROLLED_BACK, SettlementCause.PROOF, "its task's proof, quality < threshold"),
+    StatusChange(TransferStatus.LOCKED, TransferStatus.EXPIRED, SettlementCause.EXPIRY, "the first block after expires_at_ms"),
 )
 """Every change of a transfer's status. COMMITTED, ROLLED_BACK and EXPIRED are final."""
 
-TASK_TRANSITIONS: tuple[Transition, ...] = (
-    Transition(TaskStatus.PENDING, TaskStatus.COMPLETED, SettlementCause.PROOF, "EXECUTION_PROOF, quality >= threshold: the executor is paid"),
-    Transition(TaskStatus.PENDING, TaskStatus.FAILED, SettlementCause.PROOF, "EXECUTION_PROOF, quality < threshold: the delegator is refunded"),
-    Transition(TaskStatus.PENDING, TaskStatus.EXPIRED, SettlementCause.EXPIRY, "no proof by the deadline: the delegator is refunded"),
+TASK_TRANSITIONS: tuple[StatusChange, ...] = (
+    StatusChange(TaskStatus.PENDING, TaskStatus.COMPLETED, SettlementCause.PROOF, "EXECUTION_PROOF, quality >= threshold: the executor is paid"),
+    StatusChange(TaskStatus.PENDING, TaskStatus.FAILED, SettlementCause.PROOF, "EXECUTION_PROOF, quality < threshold: the delegator is refunded"),
+    StatusChange(TaskStatus.PENDING, TaskStatus.EXPIRED, SettlementCause.EXPIRY, "no proof by the deadline: the delegator is refunded"),
 )
 """Every change of a task's status. COMPLETED, FAILED and EXPIRED are final."""
 
