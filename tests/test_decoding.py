@@ -17,10 +17,8 @@
   every input it accepts to itself: only the malformed vectors catch it.
 """
 
-import inspect
 import json
 import random
-import textwrap
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +26,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from source_mutants import source_mutant
 
 import spec.wire.decoding as decoding
 from conformance.decoder_fuzz import fuzz, mutated
@@ -401,12 +400,7 @@ def never(*_arguments: object) -> None:
 
 def mutated_function(name: str, old: str, new: str) -> Callable[..., Any]:
     """The function `name` of `spec.wire.decoding` with one piece of its source text replaced."""
-    source = textwrap.dedent(inspect.getsource(getattr(decoding, name)))
-    assert source.count(old) == 1, f"the mutant's text is not in {name} once: {old!r}"
-    namespace = dict(vars(decoding))
-    exec(compile(source.replace(old, new), decoding.__file__, "exec"), namespace)
-    mutant: Callable[..., Any] = namespace[name]
-    return mutant
+    return source_mutant(decoding, name, old, new)
 
 
 def unchecked_model(model: type[WireModel], values: dict[str, object], offsets: dict[str, int], path: str) -> Any:

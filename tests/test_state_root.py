@@ -31,10 +31,8 @@ import copy
 import dataclasses
 import enum
 import hashlib
-import inspect
 import json
 import random
-import textwrap
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +58,7 @@ from builders import (
     reputation,
     rollback,
 )
+from source_mutants import source_mutant
 from state_samples import random_ledger_walk, settled_transfers_state
 
 import conformance.state_root_vectors as state_root_vectors
@@ -438,12 +437,7 @@ def test_the_same_id_as_a_transfer_and_as_a_failed_id_are_two_leaves() -> None:
 # === negative controls: broken encodings the checks above catch ======================================
 def mutated(function_name: str, old: str, new: str) -> Callable[..., Any]:
     """The function `function_name` of `spec.wire.state_root` with one piece of its source text replaced."""
-    source = textwrap.dedent(inspect.getsource(getattr(encoding, function_name)))
-    assert source.count(old) == 1, f"the mutant's text is not in {function_name} once: {old!r}"
-    namespace = dict(vars(encoding))
-    exec(compile(source.replace(old, new), encoding.__file__, "exec"), namespace)
-    mutant: Callable[..., Any] = namespace[function_name]
-    return mutant
+    return source_mutant(encoding, function_name, old, new)
 
 
 def the_tree_agrees_with_the_spec() -> None:
