@@ -34,7 +34,7 @@ from spec.state import Chain, chain_from_genesis, state_from_genesis
 from spec.wire.decoding import DecodeError, authenticated_message_from_bytes, decode_block, decode_transaction
 from spec.wire.envelope import AuthenticationError
 from spec.wire.json_form import JsonFormError, from_json
-from spec.wire.messages import ClientRequest, Input, Timer, TimerFired
+from spec.wire.messages import ClientRequest, Input, Message, Timer, TimerFired
 from spec.wire.records import LedgerState
 from spec.wire.state_root import state_root
 from spec.wire.types import Genesis
@@ -163,7 +163,7 @@ def step_once(node: NodeState, form: object) -> dict[str, Any]:
     event = replica_input(node, form)
     before = node.replica.height
     if isinstance(event, str):
-        outputs: tuple[pbft.Message, ...] = ()
+        outputs: tuple[Message, ...] = ()
         refusal: str | None = event
     else:
         result = pbft.step(node.config, node.replica, event)
