@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from conformance import decoding_vectors
+from conformance.cases import case_files
 from conformance.state_root_vectors import state_root_vectors
 from spec.constants import SPEC_VERSION
 from spec.scenario import Scenario
@@ -285,22 +286,48 @@ def generated_files() -> dict[Path, str]:
     }
     for stem, schema in schemas().items():
         files[SCHEMAS_DIR / f"{stem}.schema.json"] = render(schema)
+    files.update(suite_files())
     return files
 
 
+def suite_files() -> dict[Path, str]:
+    """Every runner's cases, in `conformance/vectors/<runner>/<handler>/<case>/`, and the index."""
+    from conformance.runners import RUNNERS
+
+    cases = [case for runner in RUNNERS.values() for case in runner.generate()]
+    return {VECTORS_DIR / path: text for path, text in case_files(cases).items()}
+
+
+def orphan_files(generated: dict[Path, str]) -> list[Path]:
+    """Files under the generated directories that the spec no longer generates."""
+    orphans = []
+    for directory in (VECTORS_DIR, SCHEMAS_DIR):
+        for path in sorted(directory.rglob("*")):
+            if path.is_file() and path not in generated:
+                orphans.append(path)
+    return orphans
+
+
 def write_all() -> list[Path]:
+    """Write every generated file and delete those no longer generated."""
+    generated = generated_files()
+    for path in orphan_files(generated):
+        path.unlink()
     written = []
-    for path, text in generated_files().items():
+    for path, text in generated.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 
 
 def stale_files() -> list[Path]:
-    """Generated files whose committed content differs from what the spec generates."""
+    """Generated files whose committed content differs from what the spec generates,
+    and committed files it no longer generates."""
+    generated = generated_files()
     stale = []
-    for path, text in generated_files().items():
+    for path, text in generated.items():
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             stale.append(path)
-    return stale
+    return stale + orphan_files(generated)

@@ -96,8 +96,9 @@ class NodeProcess:
     def log_since(self, mark: int) -> str:
         return "".join(self.log[mark:])
 
-    def request(self, body: dict[str, Any], timeout_s: float = REQUEST_TIMEOUT_S) -> dict[str, Any]:
-        """Send one request and wait for its answer; an `error` answer is returned as is."""
+    def request(self, body: dict[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
+        """Send one request and wait for its answer (at most `timeout_s`, by default
+        `REQUEST_TIMEOUT_S`); an `error` answer is returned as is."""
         msg_id = self.next_id
         self.next_id += 1
         kind = RequestType(body["type"])
@@ -108,7 +109,7 @@ class NodeProcess:
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise NodeFailure(Verdict.CRASH, f"the node exited (status {self.process.poll()}) before {kind}") from None
-        return self.answer_to(kind, msg_id, timeout_s)
+        return self.answer_to(kind, msg_id, REQUEST_TIMEOUT_S if timeout_s is None else timeout_s)
 
     def answer_to(self, kind: RequestType, msg_id: int, timeout_s: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
@@ -180,27 +181,25 @@ class NodeSession:
     def __init__(self, command: str) -> None:
         self.command = command
         self.node: NodeProcess | None = None
-        self.identity: dict[str, Any] | None = None
-        """What the node said of itself in its first `init_ok`."""
 
     def handshake(self, init: dict[str, Any]) -> dict[str, Any]:
         """Start the node and check it answers `init`: a node that cannot is a bad
         invocation, not a failed case."""
         try:
-            return self.init(init, START_TIMEOUT_S)
+            return self.init(init)
         except NodeFailure as failure:
             log = self.node.log_since(0) if self.node is not None else ""
             self.close()
             raise HandshakeError(f"{self.command!r} failed the handshake: {failure}\n{log[-2000:]}") from None
 
-    def init(self, init: dict[str, Any], timeout_s: float = START_TIMEOUT_S) -> dict[str, Any]:
-        """(Re)initialise the node for the next case, starting a process if needed."""
+    def init(self, init: dict[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
+        """(Re)initialise the node for the next case, starting a process if needed (and
+        then waiting up to `START_TIMEOUT_S` for its answer)."""
         if self.node is None:
             self.node = NodeProcess.start(self.command)
-        answer = require_ok(self.node.request({"type": RequestType.INIT, "protocol": PROTOCOL_VERSION, **init}, timeout_s), "init")
-        if self.identity is None:
-            self.identity = {key: answer.get(key) for key in ("implementation", "version", "protocol")}
-        return answer
+            timeout_s = START_TIMEOUT_S if timeout_s is None else timeout_s
+        request = {"type": RequestType.INIT, "protocol": PROTOCOL_VERSION, **init}
+        return require_ok(self.node.request(request, timeout_s), "init")
 
     def request(self, body: dict[str, Any]) -> dict[str, Any]:
         assert self.node is not None, "init first"

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Protocol
 from xml.etree import ElementTree
 
-from conformance.cases import Case
+from conformance.cases import Case, load_cases
 from conformance.node import NodeFailure, NodeSession, Verdict
+from spec.wire.json_form import to_json
 
 SPEC_NODE_COMMAND = "python -m conformance.spec_node"
 
@@ -119,9 +120,15 @@ def selected(cases: list[Case], runners: set[str] | None, pattern: str | None, e
 def run_cases(
     runners: dict[str, Runner], node_command: str, cases: list[Case], stop_on_failure: bool,
     progress: Callable[[CaseResult], None] = lambda result: None,
+    identity: dict[str, Any] | None = None,
 ) -> Iterator[CaseResult]:
+    """Play `cases` in order. The node must first pass the handshake (`HandshakeError`
+    otherwise); what it says of itself goes into `identity`."""
     nodes = Nodes(node_command)
     try:
+        handshake = nodes.session().handshake({"genesis": handshake_genesis(), "replica": None})
+        if identity is not None:
+            identity.update({key: handshake.get(key) for key in ("implementation", "version", "protocol")})
         for case in cases:
             result = play(runners[case.runner], nodes, case)
             progress(result)
@@ -130,6 +137,14 @@ def run_cases(
                 return
     finally:
         nodes.close()
+
+
+def handshake_genesis() -> dict[str, Any]:
+    """The genesis of the handshake's `init`: the encoding vectors' network."""
+    from conformance.generate import vector_genesis
+
+    genesis: dict[str, Any] = to_json(vector_genesis())
+    return genesis
 
 
 # --- reports -------------------------------------------------------------------------------------------
@@ -231,3 +246,41 @@ def json_differences(expected: Any, got: Any, path: str = "") -> list[str]:
 def short(value: Any) -> str:
     text = json.dumps(value, separators=(",", ":"), sort_keys=True)
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+# --- a whole run ---------------------------------------------------------------------------------------
+@dataclass
+class RunOptions:
+    node_command: str
+    suites: set[str] | None = None
+    """Runner names to run; None: every runner."""
+    pattern: str | None = None
+    """Only cases whose id contains this text (`-k`)."""
+    case_id: str | None = None
+    """Only the case with exactly this id (`--case`, what a replay command gives)."""
+    stop_on_failure: bool = False
+    seed: int | None = None
+    """Resample the schedules from this seed instead of the committed sample."""
+
+
+class InvocationError(ValueError):
+    """A run asked for something that does not exist: exit 2."""
+
+
+def collect(options: RunOptions, runners: dict[str, Runner]) -> list[Case]:
+    """The cases a run plays, in runner order, then id order."""
+    if options.suites is not None:
+        unknown = options.suites - set(runners)
+        if unknown:
+            raise InvocationError(f"--suite: no runner {', '.join(sorted(unknown))} (runners: {', '.join(runners)})")
+    cases = load_cases()
+    if options.seed is not None:
+        from conformance.runners import schedules
+
+        cases = [case for case in cases if case.runner != schedules.NAME] + schedules.cases_for_seed(options.seed)
+    order = {name: position for position, name in enumerate(runners)}
+    cases = sorted(selected(cases, options.suites, options.pattern, options.case_id),
+                   key=lambda case: (order.get(case.runner, len(order)), case.id))
+    if options.case_id is not None and not cases:
+        raise InvocationError(f"--case: no case {options.case_id!r}")
+    return [case for case in cases if case.runner in runners]

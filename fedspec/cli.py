@@ -8,6 +8,8 @@ malformed (a precise error on stderr, never a traceback).
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +213,150 @@ def vectors(
         return
     for path in write_all():
         out.print(f"wrote {path.relative_to(ROOT.parent)}")
+
+
+# --- fedspec conformance ------------------------------------------------------------------
+conformance_app = typer.Typer(
+    help="The conformance suite: generate its vectors from the spec, run it against a node build.",
+    no_args_is_help=True,
+)
+app.add_typer(conformance_app, name="conformance")
+
+
+@conformance_app.command("generate")
+def conformance_generate(
+    check: bool = typer.Option(False, "--check", help="Only check that the committed files are up to date."),
+) -> None:
+    """Write every runner's cases under conformance/vectors/ and the JSON Schemas (or check them).
+
+    The files are the same, byte for byte, on every run; `--check` exits 1 when a
+    committed file differs from what the spec generates or is no longer generated."""
+    from conformance.generate import ROOT, stale_files, write_all
+
+    if check:
+        stale = stale_files()
+        for path in stale:
+            err.print(f"[bold red]stale:[/] {path.relative_to(ROOT.parent)} differs from what the spec generates")
+        if stale:
+            err.print("run `fedspec conformance generate` and commit the result")
+            raise typer.Exit(EXIT_VIOLATION)
+        out.print("the conformance vectors and schemas are up to date")
+        return
+    written = write_all()
+    out.print(f"wrote {len(written)} files under conformance/")
+
+
+@conformance_app.command("run")
+def conformance_run(
+    node: str = typer.Option(..., "--node", help='The command that starts the node under test, e.g. "python -m conformance.spec_node".'),
+    suite: str | None = typer.Option(None, "--suite", help="Comma-separated runners to run (default: all)."),
+    pattern: str | None = typer.Option(None, "-k", help="Only cases whose id contains this text."),
+    case_id: str | None = typer.Option(None, "--case", help="Only the case with exactly this id (as a replay command gives)."),
+    collect_only: bool = typer.Option(False, "--collect-only", help="List the selected case ids and exit."),
+    stop_on_failure: bool = typer.Option(False, "-x", "--exitfirst", help="Stop at the first case that does not pass."),
+    junit: Path | None = typer.Option(None, "--junit", help="Write a JUnit XML report here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON instead of text."),
+    seed: int | None = typer.Option(None, "--seed", help="Resample the Byzantine schedules from this seed."),
+) -> None:
+    """Run the conformance suite against a node build.
+
+    Exit 0: every case passed. Exit 1: a case failed (its diff and a command that
+    replays it alone are printed). Exit 2: a bad invocation, or a node that fails
+    the handshake."""
+    from conformance.node import HandshakeError, Verdict
+    from conformance.runners import RUNNERS
+    from conformance.suite import (
+        InvocationError,
+        RunOptions,
+        collect,
+        json_report,
+        run_cases,
+        summary_by_runner,
+        write_reports,
+    )
+
+    suites = None if suite is None else {name.strip() for name in suite.split(",") if name.strip()}
+    options = RunOptions(node, suites, pattern, case_id, stop_on_failure, seed)
+    try:
+        cases = collect(options, RUNNERS)
+    except (InvocationError, ValueError) as error:
+        fail_input(str(error))
+    if collect_only:
+        for case in cases:
+            out.print(case.id)
+        return
+    identity: dict[str, Any] = {}
+    results = []
+    with conformance_progress(len(cases), not as_json, node) as advance:
+        try:
+            for result in run_cases(RUNNERS, node, cases, stop_on_failure, identity=identity):
+                results.append(result)
+                advance(result)
+        except HandshakeError as error:
+            fail_input(str(error))
+    write_reports(node, identity, results, junit, None)
+    if as_json:
+        out.print_json(data=json_report(node, identity, results))
+    else:
+        print_conformance_summary(identity, summary_by_runner(results))
+    raise typer.Exit(EXIT_OK if all(result.verdict == Verdict.PASS for result in results) else EXIT_VIOLATION)
+
+
+LOG_LINES_SHOWN = 20
+"""A failing case shows at most this many of the node's last log lines (the JUnit and
+JSON reports keep them all)."""
+
+
+@contextmanager
+def conformance_progress(total: int, enabled: bool, node_command: str) -> Iterator[Callable[[Any], None]]:
+    """A progress bar on a terminal's stderr; each case that does not pass is printed
+    as it ends, with its diff, the node's log and the command that replays it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    def report(result: Any) -> None:
+        if enabled and result.verdict != "pass":
+            print_case_failure(result, node_command)
+
+    if not (enabled and err.is_terminal):
+        yield report
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("conformance", total=total)
+
+        def advance(result: Any) -> None:
+            bar.update(task, advance=1, description=result.case_id)
+            report(result)
+
+        yield advance
+
+
+def print_case_failure(result: Any, node_command: str) -> None:
+    from conformance.suite import replay_command
+
+    out.print(f"[bold red]{result.verdict.value.upper()}[/] {escape(result.case_id)}")
+    for line in result.differences:
+        out.print(f"    {escape(line)}")
+    log = result.log.rstrip().splitlines()
+    if log:
+        out.print(f"    node log (last {min(len(log), LOG_LINES_SHOWN)} of {len(log)} lines):")
+        for line in log[-LOG_LINES_SHOWN:]:
+            out.print(f"      {escape(line)}")
+    out.print(f"    replay: {escape(replay_command(node_command, result.case_id))}")
+
+
+def print_conformance_summary(identity: dict[str, Any], summary: dict[str, dict[str, int]]) -> None:
+    name = f"{identity.get('implementation')} {identity.get('version')}" if identity else "the node"
+    table = Table(title=f"conformance of {escape(name)}", title_justify="left")
+    table.add_column("runner")
+    table.add_column("cases", justify="right")
+    table.add_column("passed", justify="right")
+    table.add_column("not passed", justify="right")
+    for runner, counts in summary.items():
+        total = sum(counts.values())
+        passed = counts.get("pass", 0)
+        failed = ", ".join(f"{count} {verdict}" for verdict, count in sorted(counts.items()) if verdict != "pass")
+        table.add_row(runner, str(total), str(passed), failed or "0")
+    out.print(table)
 
 
 # --- fedspec check -------------------------------------------------------------------------
