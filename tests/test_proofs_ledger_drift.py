@@ -392,8 +392,8 @@ MUTANT_SHOWS_IN: dict[str, str] = {
 """The transition whose drift test each mutant of the encoding must fail."""
 
 SPEC_MUTANT_SHOWS_IN: dict[str, str] = {
-    "forget_to_unlock": "rollback", "flip_expiry_tie": "expiry", "round_reputation_up": "reputation_update",
-    "check_link_before_authority": "commit", "forget_failed_lock_ids": "lock",
+    "rollback_keeps_the_lock": "rollback", "expiry_on_the_deadline": "expiry", "reputation_rounds_up": "reputation_update",
+    "link_checked_before_authority": "commit", "failed_lock_ids_forgotten": "lock",
 }
 """The transition whose drift test each broken spec (`tests/spec_mutants.py`) must fail."""
 
