@@ -63,6 +63,7 @@ from spec.wire.types import (
 ROOT = Path(__file__).resolve().parent
 VECTORS_DIR = ROOT / "vectors"
 SCHEMAS_DIR = ROOT / "schemas"
+KILLS_FILE = ROOT / "mutant_kills.json"
 
 VECTOR_CHAIN_ID = "fedspec-vectors"
 PLACEHOLDER = "00" * 64
@@ -291,11 +292,15 @@ def generated_files() -> dict[Path, str]:
 
 
 def suite_files() -> dict[Path, str]:
-    """Every runner's cases, in `conformance/vectors/<runner>/<handler>/<case>/`, and the index."""
+    """Every runner's cases, in `conformance/vectors/<runner>/<handler>/<case>/`, the
+    index, and the table of the cases that kill each mutant node."""
+    from conformance.kills import kill_table
     from conformance.runners import RUNNERS
 
     cases = [case for runner in RUNNERS.values() for case in runner.generate()]
-    return {VECTORS_DIR / path: text for path, text in case_files(cases).items()}
+    files = {VECTORS_DIR / path: text for path, text in case_files(cases).items()}
+    files[KILLS_FILE] = render(kill_table(RUNNERS, cases))
+    return files
 
 
 def orphan_files(generated: dict[Path, str]) -> list[Path]:

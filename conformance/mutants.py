@@ -155,7 +155,7 @@ class MutantNode:
 
     @property
     def description(self) -> str:
-        return (self.bug.__doc__ or "").split("\n\n")[0].replace("\n", " ")
+        return " ".join((self.bug.__doc__ or "").split("\n\n")[0].split())
 
 
 MUTANT_NODES: dict[str, MutantNode] = {

@@ -221,3 +221,40 @@ class NodeSession:
         if self.node is not None:
             self.node.stop()
             self.node = None
+
+
+class InProcessSession:
+    """The spec node without a process: the same requests and answers, answered by
+    `conformance.spec_node` in this process. For generating expectations, for
+    finding which cases kill a mutant, and for the schedules benchmark; the suite's
+    verdict on a node build always goes through its process."""
+
+    def __init__(self) -> None:
+        self.state: Any = None
+
+    def handshake(self, init: dict[str, Any]) -> dict[str, Any]:
+        return self.init(init)
+
+    def init(self, init: dict[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
+        return self.request({"type": RequestType.INIT, "protocol": PROTOCOL_VERSION, **init})
+
+    def request(self, body: dict[str, Any]) -> dict[str, Any]:
+        from conformance.spec_node import RequestError, answer_body
+
+        try:
+            self.state, answer = answer_body(self.state, body)
+        except RequestError as error:
+            raise NodeFailure(Verdict.ERROR, f"{body['type']} answered error {int(error.code)}: {error}") from None
+        return {"type": ANSWER_TYPES[RequestType(body["type"])], **answer}
+
+    def log_mark(self) -> int:
+        return 0
+
+    def log_since(self, mark: int) -> str:
+        return ""
+
+    def discard(self) -> None:
+        self.state = None
+
+    def close(self) -> None:
+        self.state = None

@@ -20,10 +20,12 @@ from typing import Any, Protocol
 from xml.etree import ElementTree
 
 from conformance.cases import Case, load_cases
-from conformance.node import NodeFailure, NodeSession, Verdict
+from conformance.node import InProcessSession, NodeFailure, NodeSession, Verdict
 from spec.wire.json_form import to_json
 
-SPEC_NODE_COMMAND = "python -m conformance.spec_node"
+IN_PROCESS = "in-process"
+"""The node "command" that plays every case against the spec in this process
+(`conformance.node.InProcessSession`): no process, the same requests and answers."""
 
 
 class Runner(Protocol):
@@ -45,11 +47,11 @@ class Nodes:
 
     def __init__(self, command: str) -> None:
         self.command = command
-        self.sessions: dict[int, NodeSession] = {}
+        self.sessions: dict[int, NodeSession | InProcessSession] = {}
 
-    def session(self, slot: int = 0) -> NodeSession:
+    def session(self, slot: int = 0) -> NodeSession | InProcessSession:
         if slot not in self.sessions:
-            self.sessions[slot] = NodeSession(self.command)
+            self.sessions[slot] = InProcessSession() if self.command == IN_PROCESS else NodeSession(self.command)
         return self.sessions[slot]
 
     def log_marks(self) -> dict[int, int]:
