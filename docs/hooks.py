@@ -1335,7 +1335,61 @@ def render(kind: str, argument: str | None) -> str:
         return established_table()
     if kind == "diagram" and argument:
         return diagram(argument)
+    if kind == "conformance" and argument:
+        return conformance_table(argument)
     raise ValueError(f"unknown placeholder fedspec:{kind} {argument or ''}")
+
+
+# --- the conformance suite -----------------------------------------------------------------------
+def conformance_table(what: str) -> str:
+    """`cases`: the committed cases, counted per runner and handler; `kills`: the cases
+    that kill each mutant node (`conformance/mutant_kills.json`); `errors`: the adapter
+    protocol's error codes; `mutants`: each mutant node and its bug."""
+    from conformance.cases import VECTORS_ROOT, load_cases
+    from conformance.generate import KILLS_FILE
+    from conformance.mutants import MUTANT_NODES
+    from conformance.protocol import DEFINITE_ERRORS, ErrorCode
+
+    if what == "cases":
+        counts: dict[tuple[str, str], int] = {}
+        for case in load_cases(VECTORS_ROOT):
+            counts[(case.runner, case.handler)] = counts.get((case.runner, case.handler), 0) + 1
+        rows = ["| runner | handler | cases |", "|---|---|--:|"]
+        rows += [f"| `{runner}` | `{handler}` | {count} |" for (runner, handler), count in sorted(counts.items())]
+        rows.append(f"| **all** | | **{sum(counts.values())}** |")
+        return "\n".join(rows)
+    if what == "kills":
+        table = json.loads(KILLS_FILE.read_text(encoding="utf-8"))
+        rows = ["| mutant node | its bug | killed by (cases per runner) | first killing cases |", "|---|---|---|---|"]
+        for name, entry in table.items():
+            counts_text = ", ".join(f"{runner}: {kills['count']}" for runner, kills in entry["killed_by"].items())
+            first = "<br>".join(f"`{case_id}`" for kills in entry["killed_by"].values() for case_id in kills["first"][:2])
+            rows.append(f"| `{name}` | {cell(entry['description'])} | {counts_text or '**none**'} | {first} |")
+        return "\n".join(rows)
+    if what == "errors":
+        rows = ["| code | name | definite | meaning |", "|--:|---|---|---|"]
+        for code in ErrorCode:
+            definite = "yes" if code in DEFINITE_ERRORS else "no"
+            rows.append(f"| {int(code)} | `{code.name.lower()}` | {definite} | {cell(code_doc(ErrorCode, code.name))} |")
+        return "\n".join(rows)
+    if what == "mutants":
+        rows = ["| `--mutant` | the bug |", "|---|---|"]
+        rows += [f"| `{name}` | {cell(mutant.description)} |" for name, mutant in MUTANT_NODES.items()]
+        return "\n".join(rows)
+    raise ValueError(f"unknown placeholder fedspec:conformance {what}")
+
+
+def code_doc(enum: type, member: str) -> str:
+    """The docstring written under an enumeration member in its source."""
+    tree = ast.parse(Path(sys.modules[enum.__module__].__file__ or "").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == enum.__name__:
+            for before, after in zip(node.body, node.body[1:], strict=False):
+                targets = before.targets if isinstance(before, ast.Assign) else []
+                if any(isinstance(target, ast.Name) and target.id == member for target in targets):
+                    if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
+                        return str(after.value.value)
+    return ""
 
 
 INLINE_CODE_IN_CELL = re.compile(r"(<t[dh][^>]*>)(.*?)(</t[dh]>)", re.DOTALL)
