@@ -403,7 +403,8 @@ class Precedence:
 
     def case(self, which: Callable[[], Setup] | None = None) -> Case:
         history, txs, block = (which or self.both)()
-        description = f"Wrong as both {self.first.value} and {self.later.value}: {self.first.value} is checked first."
+        description = (f"A {self.context} wrong as both {self.first.value} and {self.later.value}: "
+                       f"{self.first.value} comes first.")
         return history.case("precedence", self.name, description, *txs, **block)
 
     def later_alone_case(self) -> Case:
@@ -543,6 +544,8 @@ def state_precedences() -> list[Precedence]:
                    (with_committed_lock, (commit(platform=SPROUT),)), (with_lock, (commit(platform=SPROUT),))),
         state_pair(ATP_TRANSFER_ROLLBACK, R.UNAUTHORIZED_PLATFORM, R.TRANSFER_ALREADY_COMMITTED,
                    (with_committed_lock, (rollback(platform=SPROUT),)), (with_committed_lock, (rollback(),))),
+        state_pair(ATP_TRANSFER_COMMIT, R.UNAUTHORIZED_PLATFORM, R.TRANSFER_LINKED_TO_TASK,
+                   (with_task, (commit("task-A", platform=SPROUT),)), (with_task, (commit("task-A"),))),
         state_pair(ATP_TRANSFER_ROLLBACK, R.UNAUTHORIZED_PLATFORM, R.TRANSFER_LINKED_TO_TASK,
                    (with_task, (rollback("task-A", platform=SPROUT),)), (with_task, (rollback("task-A"),))),
         state_pair(ATP_TRANSFER_ROLLBACK, R.TRANSFER_LINKED_TO_TASK, R.TRANSFER_EXPIRED,

@@ -198,6 +198,7 @@ MUTANTS: dict[str, tuple[Callable[[pytest.MonkeyPatch], None], set[str]]] = {
         "ledger/deadline/nothing_expires_at_the_deadline",
     }),
     "link_checked_before_authority": (link_checked_before_authority, {
+        "ledger/precedence/atp_transfer_commit.unauthorized_platform.before.transfer_linked_to_task",
         "ledger/precedence/atp_transfer_rollback.unauthorized_platform.before.transfer_linked_to_task",
     }),
 }
