@@ -232,10 +232,10 @@ def on_encode(body: dict[str, Any]) -> dict[str, Any]:
     return {"hex": raw.hex()}
 
 
-
 def decoded_form(what: str, raw: bytes) -> dict[str, Any]:
     """What `decode` answers for bytes the decoder takes: the JSON form, and the chain
-    id the bytes name (a consensus message's and an envelope's; null for the others)."""
+    id the bytes name (a consensus message's and an envelope's; null for the others).
+    An envelope is decoded for its shape only: its signatures are not checked here."""
     if what == "transaction":
         return {"json": to_json(decode_transaction(raw)), "chain_id": None}
     if what == "header":
