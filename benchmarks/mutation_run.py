@@ -64,7 +64,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WIRE_ENCODERS = ["spec/wire/encoding.py", "spec/wire/message_encoding.py", "spec/wire/state_root.py"]
 DEFAULT_FILES = ["spec/ledger.py", "spec/pbft.py", *WIRE_ENCODERS]
 ENCODING_TESTS = [
-    "tests/test_cli.py::test_vectors_check_passes",  # the known-answer vectors (`fedspec vectors --check`)
+    "tests/test_cli.py::test_conformance_generate_check_passes",  # the vectors (`fedspec conformance generate --check`)
     "tests/test_consensus_encoding.py",
     "tests/test_state_root.py",
 ]

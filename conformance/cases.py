@@ -85,7 +85,7 @@ def case_files(cases: list[Case]) -> dict[Path, str]:
     return files
 
 
-def read_json(path: Path) -> Any:
+def read_case_file(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -94,10 +94,10 @@ def read_json(path: Path) -> Any:
 
 def load_case(directory: Path) -> Case:
     """The case in `directory`; its identity is its manifest's, wherever it lies."""
-    manifest = read_json(directory / MANIFEST_FILE)
+    manifest = read_case_file(directory / MANIFEST_FILE)
     if not isinstance(manifest, dict) or manifest.get("format") != VECTOR_FORMAT:
         raise CaseError(f"{directory / MANIFEST_FILE}: not a {VECTOR_FORMAT} manifest")
-    data = read_json(directory / CASE_FILE)
+    data = read_case_file(directory / CASE_FILE)
     if not isinstance(data, dict):
         raise CaseError(f"{directory / CASE_FILE}: a case is a JSON object")
     try:

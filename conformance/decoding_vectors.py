@@ -1,13 +1,14 @@
 """Decode vectors: byte strings the decoder accepts, and malformed ones it refuses by name.
 
-`decoding_vectors()` is written to `conformance/vectors/decoding.json` by
-`fedspec vectors` (and checked by `fedspec vectors --check`). It holds:
+They become cases of the `encoding` runner (`conformance.encoding_vectors`):
 
-* `valid`: inputs each decoder (`DECODERS`) accepts: every sample transaction,
-  header, block and consensus message of the other vector files, and values at the
-  decoding bounds. Decoding one and encoding the result gives back the same bytes;
-* `malformed`: crafted inputs, each with the decoder it is for and the name of the
-  failure (`spec.wire.decoding.DecodeFailure`) that decoder must report. Each has
+* valid inputs each decoder (`DECODERS`) accepts: every sample transaction, header,
+  block and consensus message (`sample_inputs`, the runner's round-trip cases), values
+  at the decoding bounds (`boundary_inputs`, its `decode` cases) and every sample in
+  its signed envelope (`envelope_inputs`). Decoding one and encoding the result gives
+  back the same bytes;
+* `malformed_inputs`: crafted inputs, each with the decoder it is for and the name of
+  the failure (`spec.wire.decoding.DecodeFailure`) that decoder must report. Each has
   exactly one defect, so the name does not depend on the order of checks.
 
 The generator checks every vector against the decoder as it writes it, so a vector
@@ -30,7 +31,6 @@ from spec.constants import (
     MAX_UINT64,
     MAX_VIEW_CHANGES_PER_NEW_VIEW,
     MAX_WIRE_STRING_BYTES,
-    SPEC_VERSION,
 )
 from spec.wire.decoding import (
     DecodeError,
@@ -158,26 +158,42 @@ def empty_block() -> Block:
     return Block(header=header, transactions=())
 
 
-def valid_inputs() -> list[ValidInput]:
+def sample_inputs() -> list[ValidInput]:
+    """Every sample transaction, the vector block and its header, every sample consensus message."""
     out: list[ValidInput] = []
     for _signer, tx in generate.signed_sample_transactions():
         out.append(ValidInput(f"{tx.type} sample", "transaction", tx.type, transaction_bytes(tx)))
-    longest = boundary_transaction()
-    out.append(ValidInput("id of MAX_WIRE_STRING_BYTES", "transaction", longest.type, transaction_bytes(longest)))
     block = generate.vector_block()
     out.append(ValidInput("vector block header", "header", "header", header_bytes(block.header)))
     out.append(ValidInput("vector block", "block", "block", block_bytes(block)))
-    out.append(ValidInput("empty block", "block", "block", block_bytes(empty_block())))
     for message in generate.consensus_sample_messages():
         kind = consensus_kind(message)
         out.append(ValidInput(f"{kind} sample", "consensus_message", kind, consensus_signing_message(chain_id(), message)))
+    return out
+
+
+def boundary_inputs() -> list[ValidInput]:
+    """Values at the decoding bounds, and the empty block: what the samples do not reach."""
+    longest = boundary_transaction()
+    out = [ValidInput("id of MAX_WIRE_STRING_BYTES", "transaction", longest.type, transaction_bytes(longest))]
+    out.append(ValidInput("empty block", "block", "block", block_bytes(empty_block())))
     for name, message in boundary_messages():
         kind = consensus_kind(message)
         out.append(ValidInput(name, "consensus_message", kind, consensus_signing_message(chain_id(), message)))
+    return out
+
+
+def envelope_inputs() -> list[ValidInput]:
+    """Every sample consensus message in its signed envelope."""
+    out = []
     for message in generate.consensus_sample_messages():
         kind = consensus_kind(message)
         out.append(ValidInput(f"{kind} envelope", "envelope", kind, sample_envelope_bytes(message)))
     return out
+
+
+def valid_inputs() -> list[ValidInput]:
+    return sample_inputs() + boundary_inputs() + envelope_inputs()
 
 
 def sample_envelope_bytes(message: Any) -> bytes:
@@ -430,7 +446,7 @@ def malformed_inputs() -> list[MalformedInput]:
     )
 
 
-# --- the vector file --------------------------------------------------------------------------------
+# --- checking the vectors --------------------------------------------------------------------------------
 def decoding_error(case: MalformedInput) -> DecodeError:
     """The decoder's error for a malformed vector; refuses to write a vector whose
     failure is not the one it is meant to show."""
@@ -447,33 +463,6 @@ def checked_valid(case: ValidInput) -> ValidInput:
     if encode_decoded(case.decoder, DECODERS[case.decoder](case.data)) != case.data:
         raise ValueError(f"decode vector {case.name!r} does not re-encode to itself")
     return case
-
-
-def decoding_vectors() -> dict[str, Any]:
-    valid = []
-    for case in valid_inputs():
-        checked_valid(case)
-        valid.append({"name": case.name, "decoder": case.decoder, "kind": case.kind, "bytes": case.data.hex()})
-    malformed = []
-    for bad in malformed_inputs():
-        error = decoding_error(bad)
-        malformed.append({
-            "name": bad.name, "decoder": bad.decoder, "bytes": bad.data.hex(), "failure": bad.failure.value,
-            "offset": error.offset, "error": str(error),
-        })
-    return {
-        "spec_version": SPEC_VERSION,
-        "chain_id": chain_id(),
-        "note": (
-            "valid: decode with `decoder`, then encode the result with its encoder (`encoders`): the bytes must come "
-            "back unchanged. malformed: the decoder must refuse the bytes with `failure`; `offset` and `error` are "
-            "what spec.wire.decoding reports, for reference."
-        ),
-        "encoders": ENCODERS,
-        "failures": [failure.value for failure in DecodeFailure],
-        "valid": valid,
-        "malformed": malformed,
-    }
 
 
 def decoder_corpus() -> list[bytes]:

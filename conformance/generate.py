@@ -1,6 +1,7 @@
-"""Language-neutral files generated from the spec: known-answer vectors and JSON Schemas.
+"""Language-neutral files generated from the spec: the JSON Schemas of the wire types,
+and the samples the `encoding` runner's cases are made of (`conformance.encoding_vectors`).
 
-`fedspec vectors` writes them under `conformance/`; `fedspec vectors --check`
+`fedspec vectors` writes the schemas under `conformance/schemas`; `fedspec vectors --check`
 (run by the tests) fails when a committed file differs from what the spec now
 generates, so the files cannot drift from the spec.
 """
@@ -11,23 +12,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from conformance import decoding_vectors
-from conformance.cases import case_files
-from conformance.state_root_vectors import state_root_vectors
+from conformance.cases import VECTORS_ROOT, case_files
 from spec.constants import SPEC_VERSION
 from spec.scenario import Scenario
 from spec.state import state_from_genesis
 from spec.wire.encoding import (
     block_hash,
-    header_bytes,
     sha256,
-    signing_message,
-    transaction_bytes,
-    transaction_hash,
     transaction_root,
 )
-from spec.wire.json_form import to_json
-from spec.wire.message_encoding import consensus_kind, consensus_signing_message
 from spec.wire.messages import (
     BlockRequest,
     BlockResponse,
@@ -42,7 +35,7 @@ from spec.wire.messages import (
     PrePrepare,
     ViewChange,
 )
-from spec.wire.signing import public_key_hex, seed_from_text, sign_consensus_message, signed_copy
+from spec.wire.signing import public_key_hex, seed_from_text, signed_copy
 from spec.wire.state_root import state_root
 from spec.wire.types import (
     AnyTransaction,
@@ -61,7 +54,6 @@ from spec.wire.types import (
 )
 
 ROOT = Path(__file__).resolve().parent
-VECTORS_DIR = ROOT / "vectors"
 SCHEMAS_DIR = ROOT / "schemas"
 KILLS_FILE = ROOT / "mutant_kills.json"
 
@@ -124,52 +116,10 @@ def vector_block() -> Block:
     return Block(header=header, transactions=txs)
 
 
-def encoding_vectors() -> dict[str, Any]:
-    """Known-answer vectors: for each transaction type, the signing message, the
-    signature under a fixed seed, the canonical bytes and the SHA-256; then a block."""
-    signers = ("Thor", "Sprout", "Legion", "authority")
-    keys = {name: {"seed_text": "fedspec test vector " + name, "seed": vector_seed(name).hex(),
-                   "public_key": public_key_hex(vector_seed(name))} for name in signers}
-    transactions = []
-    for signer, tx in signed_sample_transactions():
-        transactions.append({
-            "type": tx.type,
-            "signer": signer,
-            "json": to_json(tx),
-            "signing_message": signing_message(VECTOR_CHAIN_ID, tx).hex(),
-            "signature": tx.signature,
-            "transaction_bytes": transaction_bytes(tx).hex(),
-            "transaction_hash": transaction_hash(tx).hex(),
-        })
-    block = vector_block()
-    header = block.header
-    return {
-        "spec_version": SPEC_VERSION,
-        "chain_id": VECTOR_CHAIN_ID,
-        "seed_rule": "seed = SHA-256(\"fedspec/v1/KEY_SEED\" || 0x00 || UTF-8(seed_text))",
-        "keys": keys,
-        "transactions": transactions,
-        "block": {
-            "json": to_json(block),
-            "transaction_root": header.transaction_root,
-            "header_bytes": header_bytes(header).hex(),
-            "block_hash": block_hash(header),
-        },
-    }
-
-
 # --- consensus messages ---------------------------------------------------------------------------
 CONSENSUS_REPLICAS = ("Thor", "Sprout", "Legion", "Nova")
 """The vector consensus group: replica i is platform CONSENSUS_REPLICAS[i], whose key
 is vector_seed(name). N = 4, f = 1, quorum 3; the primary of view v is replica v % 4."""
-
-CONSENSUS_NOTE = (
-    "Each message is well-formed and signed by its sender's key; together they sketch view 0 "
-    "preparing and committing height 1 and view 1 re-proposing it. They fix bytes, not behaviour: "
-    "the block is the block of canonical_encoding.json (one transaction of every type), which is "
-    "not a valid block on this genesis, and the CHECKPOINT's state root is a sample hash."
-)
-
 
 def vector_genesis() -> Genesis:
     """The genesis of the vector consensus group: the four replicas and two accounts."""
@@ -212,41 +162,6 @@ def consensus_sample_messages() -> list[Message]:
     ]
 
 
-def consensus_vectors() -> dict[str, Any]:
-    """Known-answer vectors for consensus messages: for each kind, its JSON form
-    (`spec.wire.json_form`), the signing message, its SHA-256, and the sender's
-    signature and public key."""
-    keys = {name: {"seed_text": "fedspec test vector " + name, "seed": vector_seed(name).hex(),
-                   "public_key": public_key_hex(vector_seed(name))} for name in CONSENSUS_REPLICAS}
-    genesis = vector_genesis()
-    messages = []
-    for message in consensus_sample_messages():
-        kind = consensus_kind(message)
-        signer = CONSENSUS_REPLICAS[message.sender]
-        signing = consensus_signing_message(VECTOR_CHAIN_ID, message)
-        messages.append({
-            "kind": kind,
-            "class": type(message).__name__,
-            "signer": signer,
-            "json": to_json(message),
-            "signing_message": signing.hex(),
-            "sha256": sha256(signing).hex(),
-            "public_key": keys[signer]["public_key"],
-            "signature": sign_consensus_message(vector_seed(signer), VECTOR_CHAIN_ID, message),
-        })
-    return {
-        "spec_version": SPEC_VERSION,
-        "chain_id": VECTOR_CHAIN_ID,
-        "seed_rule": "seed = SHA-256(\"fedspec/v1/KEY_SEED\" || 0x00 || UTF-8(seed_text))",
-        "note": CONSENSUS_NOTE,
-        "replicas": list(CONSENSUS_REPLICAS),
-        "keys": keys,
-        "genesis": to_json(genesis),
-        "genesis_state_root": state_root(state_from_genesis(genesis)),
-        "messages": messages,
-    }
-
-
 def schema_models() -> dict[str, type[BaseModel]]:
     """Every wire type with an exported JSON Schema, by file stem."""
     return {
@@ -279,12 +194,9 @@ def render(data: Any) -> str:
 
 
 def generated_files() -> dict[Path, str]:
-    files: dict[Path, str] = {
-        VECTORS_DIR / "canonical_encoding.json": render(encoding_vectors()),
-        VECTORS_DIR / "consensus_messages.json": render(consensus_vectors()),
-        VECTORS_DIR / "state_roots.json": render(state_root_vectors()),
-        VECTORS_DIR / "decoding.json": render(decoding_vectors.decoding_vectors()),
-    }
+    """Every generated file: the JSON Schemas, every runner's cases (one directory
+    each, `conformance.cases`) and the table of what kills each mutant node."""
+    files: dict[Path, str] = {}
     for stem, schema in schemas().items():
         files[SCHEMAS_DIR / f"{stem}.schema.json"] = render(schema)
     files.update(suite_files())
@@ -298,7 +210,7 @@ def suite_files() -> dict[Path, str]:
     from conformance.runners import RUNNERS
 
     cases = [case for runner in RUNNERS.values() for case in runner.generate()]
-    files = {VECTORS_DIR / path: text for path, text in case_files(cases).items()}
+    files = {VECTORS_ROOT / path: text for path, text in case_files(cases).items()}
     files[KILLS_FILE] = render(kill_table(RUNNERS, cases))
     return files
 
@@ -306,7 +218,7 @@ def suite_files() -> dict[Path, str]:
 def orphan_files(generated: dict[Path, str]) -> list[Path]:
     """Files under the generated directories that the spec no longer generates."""
     orphans = []
-    for directory in (VECTORS_DIR, SCHEMAS_DIR):
+    for directory in (VECTORS_ROOT, SCHEMAS_DIR):
         for path in sorted(directory.rglob("*")):
             if path.is_file() and path not in generated:
                 orphans.append(path)

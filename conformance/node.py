@@ -258,3 +258,7 @@ class InProcessSession:
 
     def close(self) -> None:
         self.state = None
+
+
+Session = NodeSession | InProcessSession
+"""What a runner plays a case through: a node's process, or the spec in this process."""

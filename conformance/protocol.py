@@ -53,6 +53,14 @@ class RequestType(StrEnum):
     STEPS = "steps"
     STATE = "state"
     SHUTDOWN = "shutdown"
+    ENCODE = "encode"
+    DECODE = "decode"
+    STATE_ROOT = "state_root"
+
+
+STATELESS_REQUESTS = frozenset({RequestType.ENCODE, RequestType.DECODE, RequestType.STATE_ROOT})
+"""Requests about bytes and states alone, for the encoding runner: their answers do not
+depend on `init` (a runner still opens every session with one)."""
 
 
 ANSWER_TYPES: dict[RequestType, str] = {kind: kind.value + "_ok" for kind in RequestType}

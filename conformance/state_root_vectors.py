@@ -1,4 +1,5 @@
-"""Known-answer vectors for the state root: ledger states, their leaves and their roots.
+"""Known-answer vectors for the state root: ledger states, their leaves and their roots
+(the `encoding` runner's `state_root` cases, `conformance.encoding_vectors`).
 
 Each vector is a ledger state written out record by record, then every leaf of
 its tree (kind, id, key, value bytes, leaf hash) in key order, the records root
@@ -13,8 +14,7 @@ import dataclasses
 import hashlib
 from typing import Any
 
-from spec.constants import SPEC_VERSION, ZERO_HASH
-from spec.wire.json_form import to_json
+from spec.constants import ZERO_HASH
 from spec.wire.records import (
     Account,
     BalanceSetRecord,
@@ -29,29 +29,15 @@ from spec.wire.records import (
 )
 from spec.wire.state_root import (
     RECORD_KIND_CODES,
-    SETTLEMENT_CAUSE_CODES,
-    TASK_STATUS_CODES,
-    TRANSFER_STATUS_CODES,
     leaf_hash,
     record_key,
-    records_root,
     state_records,
-    state_root,
 )
 
 ALICE, BOB, CAROL = "lct:web4:agent:alice", "lct:web4:agent:bob", "lct:web4:agent:carol"
 THOR, SPROUT, LEGION = "Thor", "Sprout", "Legion"
 ATP = 100_000_000
 GENESIS_TIME_MS = 1_701_388_800_000
-
-NOTE = (
-    "Each state is written record by record under `state` (the JSON form is for reading only). "
-    "`leaves` lists every record of the state in key order: its kind and id, key = "
-    "SHA-256(tag STATE_KEY || u8 kind code || str id), value = the record's canonical bytes, "
-    "leaf_hash = SHA-256(tag STATE_LEAF || key || SHA-256(value)). `records_root` is the root of "
-    "the compact sparse Merkle tree of those leaves, `state_root` the root replicas compare."
-)
-
 
 def digest(text: str) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
@@ -154,32 +140,10 @@ def vector_states() -> list[tuple[str, str, LedgerState]]:
     ]
 
 
-def leaf_entries(state: LedgerState) -> list[dict[str, str]]:
+def leaf_entries(state: LedgerState) -> list[dict[str, Any]]:
     leaves = []
     for kind, record_id, value in state_records(state):
         key = record_key(kind, record_id)
-        leaves.append({"kind": kind, "id": record_id, "key": key.hex(), "value": value.hex(),
-                       "leaf_hash": leaf_hash(key, value).hex()})
+        leaves.append({"kind": kind, "kind_code": RECORD_KIND_CODES[kind], "id": record_id, "key": key.hex(),
+                       "value": value.hex(), "leaf_hash": leaf_hash(key, value).hex()})
     return sorted(leaves, key=lambda leaf: leaf["key"])
-
-
-def state_root_vectors() -> dict[str, Any]:
-    states = []
-    for name, description, state in vector_states():
-        states.append({
-            "name": name,
-            "description": description,
-            "state": to_json(state),
-            "leaves": leaf_entries(state),
-            "records_root": records_root(state).hex(),
-            "state_root": state_root(state),
-        })
-    return {
-        "spec_version": SPEC_VERSION,
-        "note": NOTE,
-        "record_kind_codes": RECORD_KIND_CODES,
-        "transfer_status_codes": TRANSFER_STATUS_CODES,
-        "task_status_codes": TASK_STATUS_CODES,
-        "settlement_cause_codes": SETTLEMENT_CAUSE_CODES,
-        "states": states,
-    }

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from xml.etree import ElementTree
 
 from conformance.cases import Case, load_cases
-from conformance.node import InProcessSession, NodeFailure, NodeSession, Verdict
+from conformance.node import InProcessSession, NodeFailure, NodeSession, Session, Verdict
 from spec.wire.json_form import to_json
 
 IN_PROCESS = "in-process"
@@ -47,9 +47,9 @@ class Nodes:
 
     def __init__(self, command: str) -> None:
         self.command = command
-        self.sessions: dict[int, NodeSession | InProcessSession] = {}
+        self.sessions: dict[int, Session] = {}
 
-    def session(self, slot: int = 0) -> NodeSession | InProcessSession:
+    def session(self, slot: int = 0) -> Session:
         if slot not in self.sessions:
             self.sessions[slot] = InProcessSession() if self.command == IN_PROCESS else NodeSession(self.command)
         return self.sessions[slot]

@@ -25,6 +25,8 @@ Placeholders (each alone on its line):
 * `<!-- fedspec:envelope WHAT -->`: signed envelopes from `spec.wire.envelope`: WHAT is
   `refusals` (`ENVELOPE_REFUSALS`, in the order they are checked) or `obligations KIND`
   (the signature obligations of that kind's sample message, in canonical order).
+* `<!-- fedspec:vector HANDLER CASE -->`: the `case.json` of the `encoding` runner's case
+  HANDLER/CASE.
 * `<!-- fedspec:decoding WHAT -->`: the decoder of `spec.wire.decoding`: WHAT is
   `failures` (every `DecodeFailure`, its meaning and its malformed vectors) or
   `bounds` (every bound of `spec.constants` the decoder checks).
@@ -93,6 +95,8 @@ import spec.wire.decoding
 import spec.wire.messages
 import spec.wire.records
 import spec.wire.state_root
+from conformance.cases import render as render_case_file
+from conformance.encoding_vectors import encoding_cases, handler_data
 from conformance.generate import consensus_sample_messages
 from fedspec.cli import app
 from spec.codes import CODE_TABLE, PRECEDENCE, ResultCode
@@ -331,9 +335,10 @@ def state_codes_table() -> str:
 
 # --- the byte layout of a known-answer vector --------------------------------------------------
 def vector(tx_type: str) -> tuple[str, dict[str, Any]]:
-    """The vectors' chain id and the vector entry of transaction type `tx_type`."""
-    vectors = json.loads((ROOT / "conformance/vectors/canonical_encoding.json").read_text(encoding="utf-8"))
-    return vectors["chain_id"], next(v for v in vectors["transactions"] if v["type"] == tx_type)
+    """The chain id and the case of transaction type `tx_type` (the `encoding` runner's
+    `transaction` handler)."""
+    entry = next(data for data in handler_data("transaction") if data["json"]["type"] == tx_type)
+    return entry["chain_id"], entry
 
 
 def wire_json(tx_type: str) -> str:
@@ -351,7 +356,7 @@ def layout_table(tx_type: str) -> str:
         pieces.append((name, kind, repr(value), encode_field(value, kind)))
     joined = b"".join(piece[3] for piece in pieces).hex()
     if joined != entry["signing_message"] or joined != signing_message(chain_id, tx).hex():
-        raise ValueError(f"the {tx_type} vector disagrees with spec.wire: run `fedspec vectors`")
+        raise ValueError(f"the {tx_type} vector disagrees with spec.wire")
     rows = ["| part | encoding | value | bytes (hex) |", "|---|---|---|---|"]
     for name, kind, value, raw in pieces:
         rows.append(f"| `{name}` | {kind} | `{cell(value)}` | `{raw.hex()}` |")
@@ -404,9 +409,8 @@ def consensus_certificate_tables() -> str:
 def consensus_layout_table(kind: str) -> str:
     """The signing message of the kind's vector, field by field; fails if the pieces
     do not add up to the vector file or to spec.wire.message_encoding."""
-    vectors = json.loads((ROOT / "conformance/vectors/consensus_messages.json").read_text(encoding="utf-8"))
-    chain_id = vectors["chain_id"]
-    entry = next(v for v in vectors["messages"] if v["kind"] == kind)
+    entry = next(data for data in handler_data("consensus_message") if data["kind"] == kind)
+    chain_id = entry["chain_id"]
     message = next(m for m in consensus_sample_messages() if consensus_kind(m) == kind)
     pieces: list[tuple[str, str, str, bytes]] = [
         ("domain tag", "tag", repr(f"fedspec/v1/{kind}") + " + 0x00", domain_tag(kind)),
@@ -416,8 +420,8 @@ def consensus_layout_table(kind: str) -> str:
         value = getattr(message, name)
         pieces.append((name, field_kind, repr(value), encode_consensus_field(chain_id, value, field_kind)))
     joined = b"".join(piece[3] for piece in pieces).hex()
-    if joined != entry["signing_message"] or joined != consensus_signing_message(chain_id, message).hex():
-        raise ValueError(f"the {kind} vector disagrees with spec.wire: run `fedspec vectors`")
+    if joined != entry["hex"] or joined != consensus_signing_message(chain_id, message).hex():
+        raise ValueError(f"the {kind} vector disagrees with spec.wire")
     rows = ["| part | encoding | value | bytes (hex) |", "|---|---|---|---|"]
     for part, encoding, shown, raw in pieces:
         rows.append(f"| `{part}` | {encoding} | `{cell(shown)}` | `{raw.hex()}` |")
@@ -488,13 +492,13 @@ def constant_docs() -> dict[str, str]:
 
 
 def decoding_failures_table() -> str:
-    """Every DecodeFailure with its meaning and the malformed vectors that show it;
-    fails if a failure has no vector."""
+    """Every DecodeFailure with its meaning and the malformed cases that show it;
+    fails if a failure has no case."""
     docs = enum_member_docs(Path(spec.wire.decoding.__file__), "DecodeFailure")
-    vectors = json.loads((ROOT / "conformance/vectors/decoding.json").read_text(encoding="utf-8"))
-    rows = ["| failure | meaning | malformed vectors |", "|---|---|---|"]
+    malformed = [case for case in encoding_cases() if case.handler == "malformed"]
+    rows = ["| failure | meaning | malformed cases |", "|---|---|---|"]
     for failure in DecodeFailure:
-        names = [entry["name"] for entry in vectors["malformed"] if entry["failure"] == failure.value]
+        names = [f"`{case.name}`" for case in malformed if case.data["failure"] == failure.value]
         if not names or failure.name not in docs:
             raise ValueError(f"DecodeFailure.{failure.name} lacks a docstring or a malformed vector")
         shown = "; ".join(names[:3]) + (f"; and {len(names) - 3} more" if len(names) > 3 else "")
@@ -513,6 +517,15 @@ def decoding_bounds_table() -> str:
         value = getattr(spec.constants, name)
         rows.append(f"| `{name}` | `{value:_}` | {cell(docs[name])} |")
     return "\n".join(rows)
+
+
+def vector_case(argument: str) -> str:
+    """One `encoding` case's `case.json`, as `fedspec conformance generate` writes it."""
+    handler, name = argument.split()
+    case = next((case for case in encoding_cases() if (case.handler, case.name) == (handler, name)), None)
+    if case is None:
+        raise ValueError(f"no encoding case {handler}/{name}")
+    return "```json\n" + render_case_file(case.data) + "```"
 
 
 def decoding(argument: str) -> str:
@@ -1284,6 +1297,8 @@ def render(kind: str, argument: str | None) -> str:
         return envelope(argument)
     if kind == "decoding" and argument:
         return decoding(argument)
+    if kind == "vector" and argument:
+        return vector_case(argument)
     if kind == "reputation":
         return reputation_table()
     if kind == "examples":

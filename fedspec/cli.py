@@ -195,26 +195,6 @@ def ledger_codes(as_json: bool = typer.Option(False, "--json", help="Print the t
     out.print(table)
 
 
-@app.command("vectors")
-def vectors(
-    check: bool = typer.Option(False, "--check", help="Only check that the committed files are up to date."),
-) -> None:
-    """Write the known-answer vectors and JSON Schemas under conformance/ (or check them)."""
-    from conformance.generate import ROOT, stale_files, write_all
-
-    if check:
-        stale = stale_files()
-        for path in stale:
-            err.print(f"[bold red]stale:[/] {path.relative_to(ROOT.parent)} differs from what the spec generates")
-        if stale:
-            err.print("run `fedspec vectors` and commit the result")
-            raise typer.Exit(EXIT_VIOLATION)
-        out.print("vectors and schemas are up to date")
-        return
-    for path in write_all():
-        out.print(f"wrote {path.relative_to(ROOT.parent)}")
-
-
 # --- fedspec conformance ------------------------------------------------------------------
 conformance_app = typer.Typer(
     help="The conformance suite: generate its vectors from the spec, run it against a node build.",
@@ -369,6 +349,9 @@ def check(
     trace_out: Path | None = typer.Option(
         None, "--trace", help="Where to write the JSON trace of a finding (default: CONFIG-NAME.trace.json)."
     ),
+    itf_out: Path | None = typer.Option(
+        None, "--itf", help="Also write the trace of a finding here in the ITF format of Apalache and Quint."
+    ),
 ) -> None:
     """Explore a configuration with the bounded model checker.
 
@@ -408,7 +391,12 @@ def check(
         outcome.finding = finding
         target = trace_out if trace_out is not None else Path(f"{config.name}.trace.json")
         trace_path = str(target)
-        write_trace(trace_path, trace_json(config, trace, finding))
+        data = trace_json(config, trace, finding)
+        write_trace(trace_path, data)
+        if itf_out is not None:
+            from checker.itf import itf_document, world_summaries, write_itf
+
+            write_itf(str(itf_out), itf_document(data, world_summaries(trace.initial)))
         text = render(config, trace, finding)
     if as_json:
         out.print_json(json.dumps(report_json(config, outcome, trace_path)))
@@ -420,6 +408,8 @@ def check(
             out.print(escape(line))
         if trace_path is not None:
             out.print(escape(f"trace:      {trace_path}"))
+        if trace_path is not None and itf_out is not None:
+            out.print(escape(f"itf:        {itf_out}"))
     raise typer.Exit(EXIT_VIOLATION if outcome.finding is not None else EXIT_OK)
 
 

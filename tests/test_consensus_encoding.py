@@ -7,7 +7,6 @@ PyNaCl and hashes with hashlib directly.
 
 import dataclasses
 import hashlib
-import json
 import subprocess
 import sys
 import typing
@@ -17,11 +16,10 @@ import pytest
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
+from conformance.encoding_vectors import handler_data
 from conformance.generate import (
     VECTOR_CHAIN_ID,
-    VECTORS_DIR,
     consensus_sample_messages,
-    generated_files,
     vector_seed,
 )
 from spec.wire.encoding import SIGNED_FIELDS, domain_tag, sha256
@@ -47,8 +45,8 @@ from spec.wire.messages import (
 from spec.wire.signing import public_key_hex, sign_consensus_message, verify_consensus_message, verify_message
 from spec.wire.types import Block
 
-VECTORS_FILE = VECTORS_DIR / "consensus_messages.json"
-TRANSACTION_VECTORS_FILE = VECTORS_DIR / "canonical_encoding.json"
+REPLICAS = ["Thor", "Sprout", "Legion", "Nova"]
+"""The vector consensus group: replica i is platform i, signing with its vector key."""
 KINDS = ["PRE_PREPARE", "PREPARE", "COMMIT", "CHECKPOINT", "VIEW_CHANGE", "NEW_VIEW", "BLOCK_REQUEST", "BLOCK_RESPONSE"]
 CERTIFICATES = {
     "PreparedCertificate": PreparedCertificate,
@@ -70,9 +68,15 @@ def key_of(message: Message) -> bytes:
     return vector_seed(("Thor", "Sprout", "Legion", "Nova")[message.sender])
 
 
-def load_vectors() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
-    return data
+def message_vectors() -> list[dict[str, Any]]:
+    """The `encoding` runner's consensus_message cases (conformance/vectors/encoding/consensus_message/)."""
+    return handler_data("consensus_message")
+
+
+def group_genesis_vector() -> dict[str, Any]:
+    """The state_root case of the group's genesis: the genesis and its state's root."""
+    (case,) = [data for data in handler_data("state_root") if "genesis" in data]
+    return case
 
 
 def nacl_verifies(public_key: str, message: bytes, signature: bytes) -> bool:
@@ -295,50 +299,44 @@ def test_the_modules_import_in_any_order(first: str) -> None:
 
 
 # --- the known-answer vectors -------------------------------------------------------------------
-def test_vector_file_matches_regeneration() -> None:
-    """The file is one of the generated files `fedspec vectors --check` compares."""
-    files = generated_files()
-    assert VECTORS_FILE in files
-    assert VECTORS_FILE.read_text(encoding="utf-8") == files[VECTORS_FILE]
-
-
 def test_vector_keys_derive_from_their_seed_texts() -> None:
-    data = load_vectors()
-    assert list(data["keys"]) == data["replicas"] == ["Thor", "Sprout", "Legion", "Nova"]
-    for index, name in enumerate(data["replicas"]):
-        key = data["keys"][name]
+    keys = {entry["signer"]: entry["key"] for entry in message_vectors()}
+    assert sorted(keys, key=REPLICAS.index) == REPLICAS
+    genesis = group_genesis_vector()["genesis"]
+    for index, name in enumerate(REPLICAS):
+        key = keys[name]
         seed = hashlib.sha256(b"fedspec/v1/KEY_SEED\x00" + key["seed_text"].encode("utf-8")).digest()
         assert seed.hex() == key["seed"]
         assert bytes(SigningKey(seed).verify_key).hex() == key["public_key"]
-        platform = data["genesis"]["platforms"][index]
+        platform = genesis["platforms"][index]
         assert (platform["name"], platform["public_key"]) == (name, key["public_key"])
 
 
 def test_vector_signatures_verify_with_pynacl_and_hashes_with_hashlib() -> None:
-    data = load_vectors()
-    assert [entry["kind"] for entry in data["messages"]] == KINDS
-    for entry in data["messages"]:
-        message = bytes.fromhex(entry["signing_message"])
+    entries = message_vectors()
+    keys = {entry["signer"]: entry["key"] for entry in entries}
+    assert [entry["kind"] for entry in entries] == KINDS
+    for entry in entries:
+        message = bytes.fromhex(entry["hex"])
         signature = bytes.fromhex(entry["signature"])
+        public_key = entry["key"]["public_key"]
         assert len(signature) == 64
-        assert entry["public_key"] == data["keys"][entry["signer"]]["public_key"]
-        assert data["replicas"][entry["json"]["sender"]] == entry["signer"]
-        assert nacl_verifies(entry["public_key"], message, signature), entry["kind"]
+        assert REPLICAS[entry["json"]["sender"]] == entry["signer"]
+        assert nacl_verifies(public_key, message, signature), entry["kind"]
         assert hashlib.sha256(message).hexdigest() == entry["sha256"]
-        assert message.startswith(tag(entry["kind"]) + lp(data["chain_id"]))
-        for name, key in data["keys"].items():
+        assert message.startswith(tag(entry["kind"]) + lp(entry["chain_id"]))
+        for name, key in keys.items():
             if name != entry["signer"]:
                 assert not nacl_verifies(key["public_key"], message, signature), (entry["kind"], name)
         changed = bytearray(message)
         changed[-1] ^= 0x01
-        assert not nacl_verifies(entry["public_key"], bytes(changed), signature)
+        assert not nacl_verifies(public_key, bytes(changed), signature)
 
 
 def test_vector_signatures_are_what_spec_crypto_signs() -> None:
-    data = load_vectors()
-    for message, entry in zip(samples(), data["messages"], strict=True):
-        seed = bytes.fromhex(data["keys"][entry["signer"]]["seed"])
-        assert sign_consensus_message(seed, data["chain_id"], message) == entry["signature"]
+    for message, entry in zip(samples(), message_vectors(), strict=True):
+        seed = bytes.fromhex(entry["key"]["seed"])
+        assert sign_consensus_message(seed, entry["chain_id"], message) == entry["signature"]
 
 
 # An independent statement of the layout, read from the vectors' JSON fields only.
@@ -364,9 +362,8 @@ def tag(name: str) -> bytes:
 
 
 def transaction_bytes_by_signature() -> dict[str, bytes]:
-    """Transaction bytes from canonical_encoding.json (checked independently in test_result_codes)."""
-    data = json.loads(TRANSACTION_VECTORS_FILE.read_text(encoding="utf-8"))
-    return {entry["signature"]: bytes.fromhex(entry["transaction_bytes"]) for entry in data["transactions"]}
+    """Transaction bytes from the transaction cases (checked independently in test_result_codes)."""
+    return {entry["signature"]: bytes.fromhex(entry["hex"]) for entry in handler_data("transaction")}
 
 
 TX_BYTES = transaction_bytes_by_signature()
@@ -431,14 +428,13 @@ def signing_of(kind: str, fields: dict[str, Any], chain_id: str) -> bytes:
 
 
 def test_vector_signing_messages_rebuild_from_their_fields() -> None:
-    data = load_vectors()
-    for entry in data["messages"]:
-        rebuilt = signing_of(entry["kind"], entry["json"], data["chain_id"])
-        assert rebuilt.hex() == entry["signing_message"], entry["kind"]
+    for entry in message_vectors():
+        rebuilt = signing_of(entry["kind"], entry["json"], entry["chain_id"])
+        assert rebuilt.hex() == entry["hex"], entry["kind"]
 
 
 def test_vector_genesis_checkpoint_has_the_genesis_state_root() -> None:
-    data = load_vectors()
-    view_change = next(entry for entry in data["messages"] if entry["kind"] == "VIEW_CHANGE")
-    assert view_change["json"]["checkpoint"] == {"height": 0, "state_root": data["genesis_state_root"], "signers": []}
+    view_change = next(entry for entry in message_vectors() if entry["kind"] == "VIEW_CHANGE")
+    root = group_genesis_vector()["state_root"]
+    assert view_change["json"]["checkpoint"] == {"height": 0, "state_root": root, "signers": []}
 

@@ -4,7 +4,7 @@
   printed): decode(encode(x)) == x for every transaction, header, block and
   consensus message (blocks compared too: PrePrepare and BlockResponse equality
   ignores them), and encode(decode(b)) == b for every mutated b a decoder accepts;
-* the decode vectors (`conformance/vectors/decoding.json`): every valid one
+* the decode vectors (the `encoding` runner's cases): every valid one
   round-trips, every malformed one is refused with its failure name and offset,
   and every `DecodeFailure` has at least one;
 * every proper prefix of an encoding is TRUNCATED, and every encoding followed by
@@ -17,7 +17,6 @@
   every input it accepts to itself: only the malformed vectors catch it.
 """
 
-import json
 import random
 import typing
 from collections.abc import Callable
@@ -32,14 +31,13 @@ import spec.wire.decoding as decoding
 from conformance.decoder_fuzz import fuzz, mutated
 from conformance.decoding_vectors import (
     DECODERS,
-    decoding_vectors,
     encode_decoded,
     malformed_inputs,
     valid_inputs,
 )
+from conformance.encoding_vectors import encoding_cases
 from conformance.generate import (
     VECTOR_CHAIN_ID,
-    VECTORS_DIR,
     consensus_sample_messages,
     signed_sample_transactions,
     vector_block,
@@ -287,18 +285,26 @@ def test_every_malformed_vector_is_refused_with_its_named_failure(failure: Decod
     check_malformed_vectors(failure)
 
 
-def test_the_vector_file_matches_the_decoder() -> None:
-    """The committed file, read back (not regenerated): its bytes, names and offsets."""
-    data = json.loads((VECTORS_DIR / "decoding.json").read_text(encoding="utf-8"))
-    assert data == decoding_vectors()
-    assert {entry["failure"] for entry in data["malformed"]} == {failure.value for failure in DecodeFailure}
-    for entry in data["valid"]:
-        raw = bytes.fromhex(entry["bytes"])
-        assert encode_decoded(entry["decoder"], DECODERS[entry["decoder"]](raw)) == raw
-    for entry in data["malformed"]:
+ROUND_TRIP_HANDLERS = ("transaction", "header", "block", "consensus_message", "decode", "envelope")
+"""The `encoding` runner's handlers whose cases are bytes a decoder takes."""
+
+
+def test_the_encoding_cases_match_the_decoder() -> None:
+    """The cases as the runner writes them: every valid input is one, its bytes
+    re-encode to themselves, and every malformed one is refused with its failure and offset."""
+    cases = encoding_cases()
+    valid = [case for case in cases if case.handler in ROUND_TRIP_HANDLERS]
+    malformed = [case for case in cases if case.handler == "malformed"]
+    assert sorted(case.data["hex"] for case in valid) == sorted(case.data.hex() for case in valid_inputs())
+    assert sorted(case.data["hex"] for case in malformed) == sorted(case.data.hex() for case in malformed_inputs())
+    assert {case.data["failure"] for case in malformed} == {failure.value for failure in DecodeFailure}
+    for case in valid:
+        raw = bytes.fromhex(case.data["hex"])
+        assert encode_decoded(case.data["what"], DECODERS[case.data["what"]](raw)) == raw, case.id
+    for case in malformed:
         with pytest.raises(DecodeError) as caught:
-            DECODERS[entry["decoder"]](bytes.fromhex(entry["bytes"]))
-        assert (caught.value.reason.value, caught.value.offset) == (entry["failure"], entry["offset"]), entry["name"]
+            DECODERS[case.data["what"]](bytes.fromhex(case.data["hex"]))
+        assert (caught.value.reason.value, caught.value.offset) == (case.data["failure"], case.data["offset"]), case.id
 
 
 def test_the_valid_vectors_cover_every_transaction_type_and_message_kind() -> None:

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 import spec.wire.json_form as json_form
+from conformance.encoding_vectors import handler_data
 from conformance.generate import (
-    VECTORS_DIR,
     consensus_sample_messages,
     signed_sample_transactions,
     vector_block,
@@ -227,11 +227,11 @@ def test_sets_are_sorted_and_maps_are_sorted_by_key() -> None:
 
 
 def test_consensus_vectors_read_back_to_the_sample_messages() -> None:
-    vectors = json.loads((VECTORS_DIR / "consensus_messages.json").read_text(encoding="utf-8"))
-    for entry, message in zip(vectors["messages"], consensus_sample_messages(), strict=True):
+    for entry, message in zip(handler_data("consensus_message"), consensus_sample_messages(), strict=True):
         assert input_from_json(entry["json"]) == message
         assert entry["json"] == to_json(message)
-    assert from_json(type(vector_genesis()), vectors["genesis"]) == vector_genesis()
+    (group,) = [data for data in handler_data("state_root") if "genesis" in data]
+    assert from_json(type(vector_genesis()), group["genesis"]) == vector_genesis()
 
 
 # --- random objects ---------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from builders import (
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from conformance.generate import VECTORS_DIR, stale_files
+from conformance.encoding_vectors import handler_data
 from spec.codes import CODE_TABLE, KIND, PRECEDENCE, ResultCode, is_state_failure
 from spec.constants import (
     MAX_AMOUNT,
@@ -1760,7 +1760,6 @@ def test_failed_ids_do_not_leak_between_namespaces() -> None:
 # =============================================================================================
 # Canonical encoding: known-answer vectors, checked independently of spec code
 # =============================================================================================
-VECTORS_FILE = VECTORS_DIR / "canonical_encoding.json"
 TYPE_CODES = {
     "ATP_TRANSFER_LOCK": 1, "ATP_TRANSFER_COMMIT": 2, "ATP_TRANSFER_ROLLBACK": 3, "BALANCE_SET": 4,
     "FEDERATION_TASK": 5, "EXECUTION_PROOF": 6, "REPUTATION_UPDATE": 7,
@@ -1781,9 +1780,14 @@ FIELD_ORDER = {
 }
 
 
-def load_vectors() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
-    return data
+def transaction_vectors() -> list[dict[str, Any]]:
+    """The `encoding` runner's transaction cases (conformance/vectors/encoding/transaction/)."""
+    return handler_data("transaction")
+
+
+def vector_keys() -> dict[str, dict[str, str]]:
+    """Every signer's key, as the transaction cases give it."""
+    return {entry["signer"]: entry["key"] for entry in transaction_vectors()}
 
 
 def tag(name: str) -> bytes:
@@ -1816,50 +1820,46 @@ def nacl_verifies(public_key: str, message: bytes, signature: bytes) -> bool:
     return True
 
 
-def test_vectors_and_schemas_are_up_to_date() -> None:
-    """`fedspec vectors --check`."""
-    assert stale_files() == []
-
-
 def test_vector_keys_derive_from_their_seed_texts() -> None:
-    data = load_vectors()
-    assert set(data["keys"]) == {"Thor", "Sprout", "Legion", "authority"}
-    for key in data["keys"].values():
+    keys = vector_keys()
+    assert set(keys) == {"Thor", "Sprout", "Legion", "authority"}
+    for key in keys.values():
         seed = hashlib.sha256(b"fedspec/v1/KEY_SEED\x00" + key["seed_text"].encode("utf-8")).digest()
         assert seed.hex() == key["seed"]
         assert bytes(SigningKey(seed).verify_key).hex() == key["public_key"]
 
 
 def test_vector_transactions_verify_and_hash_independently() -> None:
-    data = load_vectors()
-    chain_id = data["chain_id"]
-    assert [tx["type"] for tx in data["transactions"]] == list(TYPE_CODES)
-    for entry in data["transactions"]:
-        kind = entry["type"]
+    keys = vector_keys()
+    assert [tx["json"]["type"] for tx in transaction_vectors()] == list(TYPE_CODES)
+    for entry in transaction_vectors():
+        kind, chain_id = entry["json"]["type"], entry["chain_id"]
         message = bytes.fromhex(entry["signing_message"])
         signature = bytes.fromhex(entry["signature"])
-        raw = bytes.fromhex(entry["transaction_bytes"])
+        raw = bytes.fromhex(entry["hex"])
         body = body_of(entry["json"])
         assert entry["json"]["signature"] == entry["signature"]
         assert message == tag(kind) + lp(chain_id) + body
         assert raw == bytes([TYPE_CODES[kind]]) + body + signature
         assert len(signature) == 64
-        assert nacl_verifies(data["keys"][entry["signer"]]["public_key"], message, signature)
+        assert nacl_verifies(keys[entry["signer"]]["public_key"], message, signature)
         assert hashlib.sha256(raw).hexdigest() == entry["transaction_hash"]
         # only the signer's key verifies it
-        for name, key in data["keys"].items():
+        for name, key in keys.items():
             if name != entry["signer"]:
                 assert not nacl_verifies(key["public_key"], message, signature)
 
 
 def test_vector_block_hashes_independently() -> None:
-    data = load_vectors()
-    block = data["block"]
+    transactions = transaction_vectors()
+    (header_case,) = handler_data("header")
+    (block,) = handler_data("block")
     header = block["json"]["header"]
-    hashes = b"".join(bytes.fromhex(entry["transaction_hash"]) for entry in data["transactions"])
-    count = len(data["transactions"]).to_bytes(4, "big")
+    assert header == header_case["json"]
+    hashes = b"".join(bytes.fromhex(entry["transaction_hash"]) for entry in transactions)
+    count = len(transactions).to_bytes(4, "big")
     root = hashlib.sha256(tag("TRANSACTION_ROOT") + count + hashes).hexdigest()
-    assert root == block["transaction_root"] == header["transaction_root"]
+    assert root == header_case["transaction_root"] == header["transaction_root"]
     header_bytes = (
         header["height"].to_bytes(8, "big")
         + bytes.fromhex(header["previous_hash"])
@@ -1867,39 +1867,38 @@ def test_vector_block_hashes_independently() -> None:
         + lp(header["proposer"])
         + bytes.fromhex(header["transaction_root"])
     )
-    assert header_bytes.hex() == block["header_bytes"]
-    assert hashlib.sha256(tag("BLOCK_HEADER") + header_bytes).hexdigest() == block["block_hash"]
-    assert [tx["signature"] for tx in block["json"]["transactions"]] == [t["signature"] for t in data["transactions"]]
+    assert header_bytes.hex() == header_case["hex"]
+    assert hashlib.sha256(tag("BLOCK_HEADER") + header_bytes).hexdigest() == header_case["block_hash"]
+    assert [tx["signature"] for tx in block["json"]["transactions"]] == [t["signature"] for t in transactions]
+    block_bytes = header_bytes + count + b"".join(bytes.fromhex(t["hex"]) for t in transactions)
+    assert block_bytes.hex() == block["hex"]
 
 
 def test_one_byte_change_of_a_signing_message_fails_verification() -> None:
-    data = load_vectors()
-    for entry in data["transactions"]:
-        public_key = data["keys"][entry["signer"]]["public_key"]
+    for entry in transaction_vectors():
+        public_key = entry["key"]["public_key"]
         message = bytes.fromhex(entry["signing_message"])
         signature = bytes.fromhex(entry["signature"])
         for position in range(len(message)):
             changed = bytearray(message)
             changed[position] ^= 0x01
-            assert not nacl_verifies(public_key, bytes(changed), signature), (entry["type"], position)
+            assert not nacl_verifies(public_key, bytes(changed), signature), (entry["json"]["type"], position)
         assert not nacl_verifies(public_key, message + b"\x00", signature)
         assert not nacl_verifies(public_key, message[:-1], signature)
 
 
 def test_signature_for_one_type_does_not_verify_as_another() -> None:
     """Domain separation: the same signed fields under another type's tag do not verify."""
-    data = load_vectors()
-    chain_id = data["chain_id"]
-    for entry in data["transactions"]:
-        public_key = data["keys"][entry["signer"]]["public_key"]
+    for entry in transaction_vectors():
+        public_key, kind, chain_id = entry["key"]["public_key"], entry["json"]["type"], entry["chain_id"]
         signature = bytes.fromhex(entry["signature"])
         rest = lp(chain_id) + body_of(entry["json"])
-        assert nacl_verifies(public_key, tag(entry["type"]) + rest, signature)
+        assert nacl_verifies(public_key, tag(kind) + rest, signature)
         for other in TYPE_CODES:
-            if other != entry["type"]:
-                assert not nacl_verifies(public_key, tag(other) + rest, signature), (entry["type"], other)
+            if other != kind:
+                assert not nacl_verifies(public_key, tag(other) + rest, signature), (kind, other)
         # and not on another chain either
-        assert not nacl_verifies(public_key, tag(entry["type"]) + lp(chain_id + "x") + body_of(entry["json"]), signature)
+        assert not nacl_verifies(public_key, tag(kind) + lp(chain_id + "x") + body_of(entry["json"]), signature)
 
 
 def test_commit_signature_is_rejected_on_a_rollback_by_the_ledger() -> None:
@@ -1908,4 +1907,4 @@ def test_commit_signature_is_rejected_on_a_rollback_by_the_ledger() -> None:
     receipt = ledger.block(forged)
     assert (receipt.code, receipt.invalid_code) == (R.BLOCK_TRANSACTION_INVALID, R.SIGNATURE_INVALID)
     assert ledger.block(commit()).accepted
-    assert CHAIN_ID != load_vectors()["chain_id"]
+    assert CHAIN_ID not in {entry["chain_id"] for entry in transaction_vectors()}

@@ -31,7 +31,6 @@ import copy
 import dataclasses
 import enum
 import hashlib
-import json
 import random
 import typing
 from collections.abc import Callable
@@ -64,6 +63,7 @@ from state_samples import random_ledger_walk, settled_transfers_state
 import conformance.state_root_vectors as state_root_vectors
 import spec.wire.state_root as encoding
 from checker.state_tree import Node, StateTree, tree_of
+from conformance.encoding_vectors import encoding_cases
 from spec.codes import ResultCode
 from spec.constants import MAX_REPUTATION_BP
 from spec.invariants import check_state
@@ -721,7 +721,15 @@ def test_a_tree_that_never_collapses_fails_the_removal_check() -> None:
 
 
 # === the known-answer vectors ====================================================================
-VECTORS = json.loads((Path(__file__).resolve().parents[1] / "conformance/vectors/state_roots.json").read_text())
+STATE_ROOT_CASES = [case for case in encoding_cases() if case.handler == "state_root"]
+"""The `encoding` runner's state_root cases (conformance/vectors/encoding/state_root/)."""
+VECTORS = [case.data for case in STATE_ROOT_CASES]
+RECORD_KIND_CODES_BY_HAND = {
+    "ACCOUNT": 1, "TRANSFER": 2, "TASK": 3, "BALANCE_SET": 4, "REPUTATION_UPDATE": 5, "REPUTATION": 6,
+    "FAILED_TRANSFER_ID": 7, "FAILED_SET_ID": 8, "FAILED_UPDATE_ID": 9,
+}
+"""The u8 code of each record kind in its key, as docs/encoding.md states it, written out
+again so the rebuild does not take them from the code it checks."""
 
 
 def test_the_vector_states_are_ones_the_ledger_rules_allow_and_hold_every_kind() -> None:
@@ -737,13 +745,14 @@ def test_the_vector_states_are_ones_the_ledger_rules_allow_and_hold_every_kind()
     assert {k.proof is None for k in every_kind.tasks.values()} == {True, False}
 
 
-@pytest.mark.parametrize("vector", VECTORS["states"], ids=[vector["name"] for vector in VECTORS["states"]])
+@pytest.mark.parametrize("vector", VECTORS, ids=[case.name for case in STATE_ROOT_CASES])
 def test_a_vector_is_rebuilt_from_its_leaves_by_hand(vector: dict[str, Any]) -> None:
     """Keys and leaf hashes recomputed from the vector's own kinds, ids and values;
     the records root by the kept tree; the state root from the chain position."""
     tree = StateTree()
     for leaf in vector["leaves"]:
-        code = VECTORS["record_kind_codes"][leaf["kind"]]
+        code = RECORD_KIND_CODES_BY_HAND[leaf["kind"]]
+        assert leaf["kind_code"] == code
         key = hashlib.sha256(b"fedspec/v1/STATE_KEY\x00" + bytes([code]) + encoding.encode_str(leaf["id"])).digest()
         value_hash = hashlib.sha256(bytes.fromhex(leaf["value"])).digest()
         assert key.hex() == leaf["key"]
@@ -759,7 +768,8 @@ def test_a_vector_is_rebuilt_from_its_leaves_by_hand(vector: dict[str, Any]) -> 
 
 def test_a_vector_with_one_value_byte_changed_fails_the_rebuild() -> None:
     """Control for the test above."""
-    broken = copy.deepcopy(VECTORS["states"][-1])
+    assert VECTORS[-1]["leaves"], "the control needs a vector with a leaf"
+    broken = copy.deepcopy(VECTORS[-1])
     broken["leaves"][0]["value"] = "ff" + broken["leaves"][0]["value"][2:]
     with pytest.raises(AssertionError):
         test_a_vector_is_rebuilt_from_its_leaves_by_hand(broken)
