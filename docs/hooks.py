@@ -95,7 +95,6 @@ import spec.wire.decoding
 import spec.wire.messages
 import spec.wire.records
 import spec.wire.state_root
-from conformance.cases import render as render_case_file
 from conformance.encoding_vectors import encoding_cases, handler_data
 from conformance.generate import consensus_sample_messages
 from fedspec.cli import app
@@ -517,15 +516,6 @@ def decoding_bounds_table() -> str:
         value = getattr(spec.constants, name)
         rows.append(f"| `{name}` | `{value:_}` | {cell(docs[name])} |")
     return "\n".join(rows)
-
-
-def vector_case(argument: str) -> str:
-    """One `encoding` case's `case.json`, as `fedspec conformance generate` writes it."""
-    handler, name = argument.split()
-    case = next((case for case in encoding_cases() if (case.handler, case.name) == (handler, name)), None)
-    if case is None:
-        raise ValueError(f"no encoding case {handler}/{name}")
-    return "```json\n" + render_case_file(case.data) + "```"
 
 
 def decoding(argument: str) -> str:
@@ -1297,8 +1287,6 @@ def render(kind: str, argument: str | None) -> str:
         return envelope(argument)
     if kind == "decoding" and argument:
         return decoding(argument)
-    if kind == "vector" and argument:
-        return vector_case(argument)
     if kind == "reputation":
         return reputation_table()
     if kind == "examples":
@@ -1408,14 +1396,18 @@ def module_docstring(module_name: str) -> str:
     return text.split("\n\n", 1)[1] if "\n\n" in text else text
 
 
-def case_example(case_id: str) -> str:
-    """A committed case, as a node builder would open it: its manifest and case.json,
-    long hex strings shortened."""
+def case_example(argument: str) -> str:
+    """`ID`: a committed case as a node builder would open it, its manifest and
+    case.json, long hex strings shortened; `ID whole`: its case.json alone, every
+    byte shown (for the encoding pages, where the bytes are the point)."""
     from conformance.cases import CASE_FILE, MANIFEST_FILE, VECTORS_ROOT
 
+    case_id, _, flag = argument.partition(" ")
     directory = VECTORS_ROOT / case_id
     if not (directory / MANIFEST_FILE).exists():
         raise ValueError(f"fedspec:case {case_id}: no such case under conformance/vectors/")
+    if flag == "whole":
+        return "```json\n" + (directory / CASE_FILE).read_text(encoding="utf-8") + "```"
     parts = []
     for name in (MANIFEST_FILE, CASE_FILE):
         text = (directory / name).read_text(encoding="utf-8")
