@@ -236,8 +236,12 @@ def read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read: {error}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a configuration file") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -247,7 +251,11 @@ def read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         return data
     if not isinstance(parent, str):
         raise ConfigError(f"{path}: extends: must be a file name")
-    base = read_toml(path.parent / parent, seen + (path.resolve(),))
+    try:
+        base = read_toml(path.parent / parent, seen + (path.resolve(),))
+    except ConfigError as error:
+        # The error names the file that is wrong; say which configuration led to it.
+        raise ConfigError(f"{path}: extends {parent!r}: {error}") from None
     base.pop("extends", None)
     return merge(base, data)
 

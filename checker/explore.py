@@ -74,7 +74,7 @@ class Explorer:
     def __init__(self, config: CheckerConfig, index: int = 0, workers: int = 1) -> None:
         self.config = config
         self.model = Model(config)
-        self.chains = ChainChecks(self.model.real)
+        self.chains = ChainChecks(self.model.real, config.consensus.platforms)
         self.sent = SentMessageChecks(config.consensus)
         self.symmetry = Symmetry(config, self.model.interned) if config.symmetry else None
         self.index = index

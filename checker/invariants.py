@@ -54,8 +54,10 @@ class ChainChecks:
     """Checks of one executed chain against the real ledger, memoised by the
     chain's block digests (a chain is checked once however many worlds hold it)."""
 
-    def __init__(self, ledgers: Ledgers) -> None:
+    def __init__(self, ledgers: Ledgers, platforms: tuple[str, ...]) -> None:
         self.ledgers = ledgers
+        self.platforms = platforms
+        """Replica i is platform `platforms[i]`: findings name replicas as the trace does."""
         self.states: dict[tuple[str, ...], LedgerState] = {(): ledgers.genesis}
         self.verdicts: dict[tuple[int, tuple[str, ...]], Finding | None] = {}
         self.agreeing: Memo[tuple[tuple[str, ...], ...], bool] = Memo()
@@ -66,7 +68,7 @@ class ChainChecks:
         key = tuple(state.executed for state in world.replicas if state is not None)
         if key in self.agreeing:
             return None
-        found = agreement(world)
+        found = agreement(world, self.platforms)
         if found is None:
             self.agreeing.put(key, True)
         return found
@@ -90,7 +92,7 @@ class ChainChecks:
             return None
         return Finding(
             "determinism",
-            f"replica {replica.replica} at height {replica.height}: state root {own[:12]}… differs from "
+            f"{self.platforms[replica.replica]} at height {replica.height}: state root {own[:12]}… differs from "
             f"{real[:12]}…, which the same blocks give from genesis",
         )
 
@@ -106,7 +108,7 @@ class ChainChecks:
             if receipt.code != ResultCode.OK:
                 return Finding(
                     "validity",
-                    f"replica {replica.replica} executed block {height} ({prefix[-1][:12]}…), "
+                    f"{self.platforms[replica.replica]} executed block {height} ({prefix[-1][:12]}…), "
                     f"which the ledger rejects: {receipt.code.value}",
                 )
             violations = check_step(chain, pre, block, receipt, post)
@@ -145,7 +147,8 @@ class SentMessageChecks:
                 valid = message_is_valid(self.consensus, message)
                 self.verdicts[message] = valid
             if not valid:
-                return Finding("sent-valid", f"correct replica {message.sender} sent {describe_sent(message)}, "
+                sender = self.consensus.platforms[message.sender]
+                return Finding("sent-valid", f"correct replica {sender} sent {describe_sent(message)}, "
                                "which every correct replica rejects")
         return None
 
@@ -168,7 +171,7 @@ def describe_sent(message: ViewChange | NewView) -> str:
     return f"a NEW-VIEW for view {message.view}"
 
 
-def agreement(world: World) -> Finding | None:
+def agreement(world: World, platforms: tuple[str, ...]) -> Finding | None:
     replicas = [s for s in world.replicas if s is not None]
     for i in range(len(replicas)):
         for j in range(i + 1, len(replicas)):
@@ -178,7 +181,7 @@ def agreement(world: World) -> Finding | None:
                 if a[height] != b[height]:
                     return Finding(
                         "agreement",
-                        f"replicas {replicas[i].replica} and {replicas[j].replica} executed different blocks "
+                        f"{platforms[replicas[i].replica]} and {platforms[replicas[j].replica]} executed different blocks "
                         f"at height {height + 1}: {a[height][:12]}… and {b[height][:12]}…",
                     )
     return None

@@ -40,6 +40,23 @@ def verdict(config: CheckerConfig, outcome: Outcome) -> str:
     )
 
 
+def came_out_as_expected(config: CheckerConfig, outcome: Outcome) -> bool:
+    """A configuration that expects to pass must find nothing; a negative control
+    or a witness (`expect = "violation"`) must find what it looks for."""
+    found = outcome.finding is not None
+    return found if config.expect == "violation" else not found
+
+
+def verdict_line(config: CheckerConfig, outcome: Outcome) -> str:
+    """The verdict against `expect`, which decides the exit code (0 as expected, 1 not)."""
+    wanted = "a violation" if config.expect == "violation" else "no violation"
+    if config.expect == "violation" and config.witness is not None:
+        wanted = f"witness:{config.witness}"
+    if came_out_as_expected(config, outcome):
+        return f"as expected ({wanted} was expected)"
+    return f"NOT as expected: {wanted} was expected"
+
+
 def report_lines(config: CheckerConfig, outcome: Outcome) -> list[str]:
     return [
         f"model:      {config.name}: {bounds_line(config)}",
@@ -48,7 +65,7 @@ def report_lines(config: CheckerConfig, outcome: Outcome) -> list[str]:
         f"speed:      {outcome.states_per_second:.0f} distinct states/s, {outcome.seconds:.1f} s wall, "
         f"{outcome.workers} worker(s)",
         f"result:     {verdict(config, outcome)}",
-        f"expected:   {config.expect}",
+        f"verdict:    {verdict_line(config, outcome)}",
     ]
 
 
@@ -71,6 +88,7 @@ def report_json(config: CheckerConfig, outcome: Outcome, trace_path: str | None)
         "witness": config.witness,
         "mutant": config.mutant,
         "expect": config.expect,
+        "as_expected": came_out_as_expected(config, outcome),
         "generated": outcome.generated,
         "distinct": outcome.distinct,
         "depth": outcome.depth,

@@ -95,8 +95,8 @@ class Symmetry:
             if not commutes:
                 return Finding(
                     "symmetry",
-                    f"renaming replicas by {perm} changes whether a {type(message).__name__} from replica "
-                    f"{message.sender} is valid: worlds the reduction merges are not alike",
+                    f"renaming replicas by {perm} changes whether a {type(message).__name__} from "
+                    f"{self.consensus.platforms[message.sender]} is valid: worlds the reduction merges are not alike",
                 )
         return None
 

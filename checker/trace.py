@@ -81,7 +81,7 @@ def concrete_finding(config: CheckerConfig, trace: Trace, finding: Finding) -> F
     renamed replicas, and its detail may name the wrong ones."""
     world = trace.steps[-1].world if trace.steps else trace.initial
     model = Model(config)
-    again = check_world(world, ChainChecks(model.real), SentMessageChecks(config.consensus))
+    again = check_world(world, ChainChecks(model.real, config.consensus.platforms), SentMessageChecks(config.consensus))
     if again is None and config.witness is not None:
         again = witness_reached(model, world, config.witness)
     if again is not None and again.property == finding.property:

@@ -949,15 +949,19 @@ CHECK_EXAMPLE_FILES: dict[str, str] = {
 """Broken configurations the checker page shows being refused."""
 
 
-def run_check(arguments: str) -> tuple[str, int, str | None]:
+def run_check(arguments: str, keep_trace: bool = False) -> tuple[str, int, str | None]:
     """Run `fedspec check ARGUMENTS` in a scratch directory that sees the repository's
-    `configs/`: paths read as from the repository root, and the trace file it writes
-    stays out of the repository. Returns the output, the exit code and the trace."""
+    `configs/`: paths read as from the repository root. With `keep_trace`, the trace
+    of the finding is written (`--trace`, in the scratch directory) and returned.
+    Returns the output, the exit code and the trace."""
     args = ["check", *shlex.split(arguments)]
     with tempfile.TemporaryDirectory() as scratch:
         (Path(scratch) / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
         for name, text in CHECK_EXAMPLE_FILES.items():
             (Path(scratch) / name).write_text(text, encoding="utf-8")
+        trace_file = Path(scratch) / "finding.trace.json"
+        if keep_trace:
+            args += ["--trace", str(trace_file)]
         with contextlib.chdir(scratch):
             result = CliRunner().invoke(
                 app, [*args, "--max-states", str(DOCS_CHECK_MAX_STATES)], prog_name="fedspec", terminal_width=100
@@ -969,8 +973,7 @@ def run_check(arguments: str) -> tuple[str, int, str | None]:
                 f"fedspec check {arguments} explored more than {DOCS_CHECK_MAX_STATES} distinct states: "
                 "show a smaller configuration"
             )
-        traces = sorted(Path(scratch).glob("*.trace.json"))
-        trace = traces[0].read_text(encoding="utf-8") if traces else None
+        trace = trace_file.read_text(encoding="utf-8") if trace_file.exists() else None
     output = "\n".join(line.rstrip() for line in result.output.strip("\n").splitlines())
     return output, result.exit_code, trace
 
@@ -998,7 +1001,7 @@ def without_wall_clock(output: str) -> str:
 
 
 def check_trace(arguments: str) -> str:
-    _, _, trace = run_check(arguments)
+    _, _, trace = run_check(arguments, keep_trace=True)
     if trace is None:
         raise ValueError(f"fedspec check {arguments} wrote no trace")
     return f'??? example "The JSON trace of `fedspec check {arguments}`"\n\n    ```json\n' + textwrap.indent(

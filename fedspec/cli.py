@@ -3,6 +3,14 @@
 Exit codes, for every command: 0 success, 1 the checked property does not hold
 (an invariant broke, an expectation failed), 2 the input is unreadable or
 malformed (a precise error on stderr, never a traceback).
+
+`fedspec check` states its exit code against the configuration's `expect`: 0 when
+the run came out as expected (no violation where `expect = "pass"`; the violation
+or the witness a negative control or a witness configuration looks for), 1 when
+it did NOT come out as expected, 2 when the configuration is unusable.
+
+Every error is one line on stderr: `error: WHERE: WHAT`, WHERE being the file
+(and, inside it, the place) that is wrong.
 """
 
 import json
@@ -10,6 +18,8 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +27,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from spec.codes import CODE_TABLE
-from spec.constants import UNITS_PER_ATP
+from spec.constants import BASIS_POINTS, UNITS_PER_ATP
 from spec.scenario import ReplayResult, ScenarioError, load_and_replay
 from spec.wire.json_form import to_json
 from spec.wire.state_root import displayed_state_root
@@ -27,21 +39,120 @@ from spec.wire.state_root import displayed_state_root
 EXIT_OK = 0
 EXIT_VIOLATION = 1
 EXIT_BAD_INPUT = 2
+EXIT_AS_EXPECTED = EXIT_OK
+EXIT_NOT_AS_EXPECTED = EXIT_VIOLATION
+"""`fedspec check`: the run came out as the configuration's `expect` says, or not."""
 
-app = typer.Typer(
-    help="fedspec: the executable specification of a federation ledger.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-ledger_app = typer.Typer(help="Replay and inspect the ATP ledger specification.", no_args_is_help=True)
-app.add_typer(ledger_app, name="ledger")
+PROGRAM = "fedspec"
+"""The name help and usage lines give the command, however it was started
+(`fedspec`, `python -m fedspec`, or the re-executed `fedspec check`)."""
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+# --- help: plain text, arguments by name, no type placeholders --------------------------------
+def argument_label(argument: TyperArgument) -> str:
+    """How usage and help name an argument: its metavar, else its name in capitals,
+    with `...` when it takes several values."""
+    if argument.metavar is not None:
+        return argument.metavar
+    label = (argument.name or "").upper()
+    return label + "..." if argument.nargs != 1 else label
+
+
+def argument_help(argument: TyperArgument) -> str:
+    text = argument.help or ""
+    return f"{text}  [required]" if argument.required else text
+
+
+class PlainCommand(TyperCommand):
+    """A command whose help is plain text that wraps to the terminal: arguments
+    shown by name, options by their metavar, never a type placeholder such as `<bool>`."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        pieces += [argument_label(p) for p in self.get_params(ctx) if isinstance(p, TyperArgument)]
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        params = self.get_params(ctx)
+        arguments = [(argument_label(p), argument_help(p)) for p in params if isinstance(p, TyperArgument)]
+        options = [record for p in params if not isinstance(p, TyperArgument) and (record := p.get_help_record(ctx))]
+        if arguments:
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        if options:
+            with formatter.section("Options"):
+                formatter.write_dl(options)
+
+
+HELP_SUMMARY_LIMIT = 1000
+"""Characters of a command's summary in its group's list: enough for the first
+sentence whole (click would cut it at the terminal's width with `...`)."""
+
+
+class PlainGroup(TyperGroup):
+    """A group whose list of commands gives each one's first sentence whole."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=HELP_SUMMARY_LIMIT)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def plain_typer(help_text: str) -> typer.Typer:
+    return typer.Typer(
+        help=help_text,
+        cls=PlainGroup,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+
+def fedspec_version() -> str:
+    try:
+        return version("fedspec")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+app = plain_typer("fedspec: the executable specification of a federation ledger.")
+
+
+@app.callback(invoke_without_command=True)
+def top_level(
+    context: typer.Context,
+    show_version: bool = typer.Option(
+        False, "--version", is_eager=True, help="Print the version of fedspec and exit."
+    ),
+) -> None:
+    """fedspec: the executable specification of a federation ledger."""
+    if show_version:
+        out.print(f"{PROGRAM} {fedspec_version()}")
+        raise typer.Exit(EXIT_OK)
+    if context.invoked_subcommand is None:
+        out.print(escape(context.get_help()))
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+ledger_app = plain_typer("Replay and inspect the ATP ledger specification.")
+app.add_typer(ledger_app, name="ledger")
+
+
+class InputError(Exception):
+    """An input file that cannot be used; the message starts with the file's path."""
+
+
 def fail_input(message: str) -> None:
+    """Print the one error line, `error: WHERE: WHAT`, and exit 2."""
     err.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(EXIT_BAD_INPUT)
 
@@ -50,20 +161,98 @@ def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        fail_input(f"{path}: no such file")
+        raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
-        fail_input(f"{path}: is a directory, not a scenario file")
+        raise InputError(f"{path}: is a directory, not a scenario file") from None
     except UnicodeDecodeError as error:
-        fail_input(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})")
+        raise InputError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     except OSError as error:
-        fail_input(f"{path}: cannot read ({error.strerror})")
-    raise AssertionError("unreachable")
+        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+
+
+# --- tables that are never cut ----------------------------------------------------------------
+Column = tuple[str, str, bool]
+"""A table column: its header, its justification, and whether its cells are names
+to keep whole (an identifier, a code): such a column is at least as wide as its
+widest cell, and the others wrap instead."""
+
+
+def unclipped_table(title: str | None, columns: list[Column], rows: list[list[str]]) -> Table:
+    """A table that never cuts a cell: rich would end a cell in `…` when the terminal
+    (or a pipe's 80 columns) is narrow; here cells wrap at spaces and fold a long
+    word onto the next line, and the name columns keep their names whole."""
+    table = Table(title=title, title_justify="left")
+    for index, (header, justify, whole) in enumerate(columns):
+        widest = max((Text.from_markup(line).cell_len for row in rows for line in row[index].splitlines()), default=0)
+        table.add_column(
+            header, justify=justify, overflow="fold", min_width=widest if whole else None  # type: ignore[arg-type]
+        )
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+# --- units people read, beside the raw values -----------------------------------------------------
+def atp(units: int) -> str:
+    """An amount in ATP, exactly (1 ATP = UNITS_PER_ATP units)."""
+    whole, fraction = divmod(units, UNITS_PER_ATP)
+    if fraction == 0:
+        return f"{whole} ATP"
+    return f"{whole}.{fraction:06d}".rstrip("0") + " ATP"
+
+
+def atp_with_units(units: int) -> str:
+    return f"{atp(units)} ({units} units)"
+
+
+def percent(basis_points: int) -> str:
+    """Basis points as a percentage, exactly (10000 bp = 100%)."""
+    whole, fraction = divmod(basis_points * 100, BASIS_POINTS)
+    if fraction == 0:
+        return f"{whole}%"
+    return f"{whole}.{fraction * 100 // BASIS_POINTS:02d}".rstrip("0") + "%"
+
+
+def percent_with_bp(basis_points: int) -> str:
+    return f"{percent(basis_points)} ({basis_points} bp)"
+
+
+def utc_time(epoch_ms: int) -> str:
+    """Epoch milliseconds as a UTC date and time (milliseconds shown when not zero)."""
+    try:
+        moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return "beyond the calendar"
+    text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    if epoch_ms % 1000:
+        text += f".{epoch_ms % 1000:03d}"
+    return text + " UTC"
+
+
+def time_with_ms(epoch_ms: int) -> str:
+    return f"{utc_time(epoch_ms)} ({epoch_ms} ms)"
 
 
 # --- JSON views -------------------------------------------------------------------------------
-def replay_document(result: ReplayResult) -> dict[str, Any]:
-    """What `ledger replay --json` prints: each block's receipt and the final state in
-    their one JSON form (`spec.wire.json_form`), with the replay's own findings beside them."""
+def expectation_count(scenario: Any) -> int:
+    """How many expectations a scenario states: every value under an `expect` key,
+    anywhere in the file (a block's code, a transaction's code, each final balance,
+    status and reputation), counted one each."""
+    return expectations_under(scenario.model_dump(mode="json", exclude_none=True), False)
+
+
+def expectations_under(value: Any, inside_expect: bool) -> int:
+    if isinstance(value, dict):
+        return sum(expectations_under(item, inside_expect or key == "expect") for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return sum(expectations_under(item, inside_expect) for item in value)
+    return 1 if inside_expect and value is not None else 0
+
+
+def replay_document(path: Path, result: ReplayResult) -> dict[str, Any]:
+    """What `ledger replay --json` prints for one file: each block's receipt and the
+    final state in their one JSON form (`spec.wire.json_form`), with the replay's own
+    findings beside them."""
     blocks = []
     for outcome in result.blocks:
         blocks.append({
@@ -73,7 +262,10 @@ def replay_document(result: ReplayResult) -> dict[str, Any]:
             "violations": [{"invariant": v.invariant, "message": v.message} for v in outcome.violations],
         })
     return {
+        "path": str(path),
+        "error": None,
         "scenario": result.scenario.name,
+        "description": result.scenario.description,
         "ok": result.ok,
         "blocks": blocks,
         "final": to_json(result.final),
@@ -81,129 +273,164 @@ def replay_document(result: ReplayResult) -> dict[str, Any]:
         "violations": [
             {"block": number, "invariant": v.invariant, "message": v.message} for number, v in result.violations
         ],
+        "expectations": expectation_count(result.scenario),
         "expectation_failures": result.expectation_failures,
     }
 
 
+def unreadable_document(path: Path, error: str) -> dict[str, Any]:
+    """The same shape for a file that could not be replayed: `error` says why (the
+    line stderr gives too), and there is nothing else."""
+    return {
+        "path": str(path),
+        "error": error,
+        "scenario": None,
+        "description": None,
+        "ok": False,
+        "blocks": [],
+        "final": None,
+        "final_state_root": None,
+        "violations": [],
+        "expectations": 0,
+        "expectation_failures": [],
+    }
+
+
 # --- human views -------------------------------------------------------------------------------
-def atp(units: int) -> str:
-    whole, fraction = divmod(units, UNITS_PER_ATP)
-    if fraction == 0:
-        return f"{whole} ATP"
-    return f"{whole}.{fraction:06d}".rstrip("0") + " ATP"
+def print_block(number: int, outcome: Any) -> None:
+    receipt = outcome.receipt
+    header = outcome.block.header
+    status = "[green]ok[/]" if receipt.accepted else f"[red]{receipt.code.value}[/]"
+    out.print(
+        f"\n[bold]block {number}[/] height {header.height} at {time_with_ms(header.timestamp_ms)} "
+        f"by {header.proposer}: {status}"
+    )
+    if receipt.invalid_index is not None and receipt.invalid_code is not None:
+        out.print(f"  transaction {receipt.invalid_index}: [red]{receipt.invalid_code.value}[/] (static)")
+    for settlement in receipt.expiries:
+        out.print(f"  expiry: {settlement.transfer_id} -> {settlement.outcome.value}")
+    for tx in receipt.transactions:
+        colour = "green" if tx.code.value in ("ok", "exists") else "yellow"
+        line = f"  [{tx.index}] {tx.type:<22} [{colour}]{tx.code.value}[/]"
+        for settlement in tx.settlements:
+            line += f"  -> {settlement.transfer_id} {settlement.outcome.value} by {settlement.cause.value}"
+        out.print(line)
+    out.print(f"  state root {outcome.state_root}")
+    for violation in outcome.violations:
+        out.print(f"  [bold red]VIOLATION[/] {violation.invariant}: {escape(violation.message)}")
+
+
+def print_final_state(final: Any) -> None:
+    rows = [
+        [agent, account.platform, *(f"{atp(units)}\n{units}" for units in (account.total, account.locked, account.available))]
+        for agent, account in sorted(final.accounts.items())
+    ]
+    columns = [("agent", "left", True), ("platform", "left", True)]
+    columns += [(header, "right", False) for header in ("total", "locked", "available")]
+    out.print()
+    out.print(unclipped_table(f"balances, in ATP and in units (1 ATP = {UNITS_PER_ATP} units)", columns, rows))
+    if final.tasks:
+        out.print("tasks")
+    for task_id, task in sorted(final.tasks.items()):
+        out.print(f"  {escape(task_id)}: {task.status.value}")
+        out.print(f"    cost {atp_with_units(task.cost)}, quality threshold {percent_with_bp(task.quality_threshold_bp)}")
+        out.print(f"    deadline {time_with_ms(task.deadline_ms)}")
+        if task.settled_quality_bp is not None:
+            out.print(f"    settled quality {percent_with_bp(task.settled_quality_bp)}")
+    reputations = ", ".join(f"{name} {percent_with_bp(bp)}" for name, bp in sorted(final.reputations.items()))
+    out.print(f"reputations: {reputations}")
+    out.print(f"final state root {displayed_state_root(final)}")
 
 
 def print_replay(result: ReplayResult) -> None:
     out.print(f"[bold]scenario[/] {escape(result.scenario.name)}")
+    if result.scenario.description:
+        out.print(escape(result.scenario.description))
     for number, outcome in enumerate(result.blocks, start=1):
-        receipt = outcome.receipt
-        header = outcome.block.header
-        status = "[green]ok[/]" if receipt.accepted else f"[red]{receipt.code.value}[/]"
-        out.print(f"\n[bold]block {number}[/] height {header.height} at {header.timestamp_ms} ms by {header.proposer}: {status}")
-        if receipt.invalid_index is not None and receipt.invalid_code is not None:
-            out.print(f"  transaction {receipt.invalid_index}: [red]{receipt.invalid_code.value}[/] (static)")
-        for settlement in receipt.expiries:
-            out.print(f"  expiry: {settlement.transfer_id} -> {settlement.outcome.value}")
-        for tx in receipt.transactions:
-            colour = "green" if tx.code.value in ("ok", "exists") else "yellow"
-            line = f"  [{tx.index}] {tx.type:<22} [{colour}]{tx.code.value}[/]"
-            for settlement in tx.settlements:
-                line += f"  -> {settlement.transfer_id} {settlement.outcome.value} by {settlement.cause.value}"
-            out.print(line)
-        out.print(f"  state root {outcome.state_root}")
-        for violation in outcome.violations:
-            out.print(f"  [bold red]VIOLATION[/] {violation.invariant}: {escape(violation.message)}")
-
-    final = result.final
-    accounts = Table(title="balances", title_justify="left")
-    for column in ("agent", "platform", "total", "locked", "available"):
-        accounts.add_column(column, justify="right" if column in ("total", "locked", "available") else "left")
-    for agent, account in sorted(final.accounts.items()):
-        accounts.add_row(agent, account.platform, atp(account.total), atp(account.locked), atp(account.available))
-    out.print()
-    out.print(accounts)
-    if final.tasks:
-        tasks = Table(title="tasks", title_justify="left")
-        for column in ("task", "status", "cost", "threshold", "deadline ms", "settled quality"):
-            tasks.add_column(column)
-        for task_id, task in sorted(final.tasks.items()):
-            quality = "-" if task.settled_quality_bp is None else f"{task.settled_quality_bp} bp"
-            tasks.add_row(
-                task_id, task.status.value, atp(task.cost), f"{task.quality_threshold_bp} bp", str(task.deadline_ms), quality
-            )
-        out.print(tasks)
-    reputations = ", ".join(f"{name} {bp} bp" for name, bp in sorted(final.reputations.items()))
-    out.print(f"reputations: {reputations}")
-    out.print(f"final state root {displayed_state_root(final)}")
+        print_block(number, outcome)
+    print_final_state(result.final)
+    stated = expectation_count(result.scenario)
     for failure in result.expectation_failures:
         out.print(f"[bold red]EXPECTATION FAILED[/] {escape(failure)}")
-    if result.ok:
+    if result.expectation_failures:
+        out.print(f"[bold red]{len(result.expectation_failures)} of {stated} expectation(s) not met[/]")
+    elif stated:
+        out.print(f"[bold green]all {stated} expectations met[/]")
+    else:
+        out.print("the scenario states no expectations")
+    if not result.violations:
         out.print("[bold green]all invariants hold after every block[/]")
-    elif result.violations:
+    else:
         out.print(f"[bold red]{len(result.violations)} invariant violation(s)[/]")
 
 
 # --- commands ----------------------------------------------------------------------------------
-@ledger_app.command("replay")
+def replay_file(path: Path) -> ReplayResult | str:
+    """The replay of one scenario file, or what stopped it (already printed on
+    stderr in the one error style, `error: PATH: WHAT`; this returns WHAT)."""
+    try:
+        return load_and_replay(read_text(path))
+    except ScenarioError as error:
+        what = str(error)
+    except InputError as error:
+        what = str(error).removeprefix(f"{path}: ")
+    err.print(f"[bold red]error:[/] {escape(f'{path}: {what}')}")
+    return what
+
+
+@ledger_app.command("replay", cls=PlainCommand)
 def ledger_replay(
     scenarios: list[Path] = typer.Argument(
-        ..., help="Scenario files: each a genesis plus blocks (see the site's scenario format)."
+        ..., metavar="SCENARIO...", help="Scenario files: each a genesis plus blocks (see the site's scenario format)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the replay as JSON (a list for several files)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the replay as JSON: one object per file (a list of them for several files)."
+    ),
 ) -> None:
     """Replay each SCENARIO, print every result code, the final state and root, and
-    check every invariant after every block. Exit 0 when all hold, 1 when one breaks
-    or an expectation fails, 2 when a scenario is unreadable or malformed."""
-    results: list[ReplayResult] = []
-    unreadable = False
-    for path in scenarios:
-        try:
-            results.append(load_and_replay(read_text(path)))
-        except ScenarioError as error:
-            err.print(f"[bold red]error:[/] {escape(str(path))}: {escape(str(error))}")
-            unreadable = True
-        except typer.Exit:
-            unreadable = True
+    check every invariant and expectation after every block.
+
+    Exit 0 when all hold, 1 when one breaks or an expectation fails, 2 when a
+    scenario is unreadable or malformed (the error names the file and the place
+    in it; blocks are numbered from 1, as the replay prints them)."""
+    replays = [(path, replay_file(path)) for path in scenarios]
     if as_json:
-        views = [replay_document(result) for result in results]
-        sys.stdout.write(json.dumps(views[0] if len(scenarios) == 1 and views else views, indent=2) + "\n")
+        views = [
+            unreadable_document(path, result) if isinstance(result, str) else replay_document(path, result)
+            for path, result in replays
+        ]
+        sys.stdout.write(json.dumps(views[0] if len(views) == 1 else views, indent=2) + "\n")
     else:
-        for number, result in enumerate(results):
+        readable = [result for _, result in replays if not isinstance(result, str)]
+        for number, result in enumerate(readable):
             if number > 0:
                 out.rule()
             print_replay(result)
-    if unreadable:
+    if any(isinstance(result, str) for _, result in replays):
         raise typer.Exit(EXIT_BAD_INPUT)
-    all_ok = all(result.ok for result in results)
+    all_ok = all(result.ok for _, result in replays if not isinstance(result, str))
     raise typer.Exit(EXIT_OK if all_ok else EXIT_VIOLATION)
 
 
-@ledger_app.command("codes")
+@ledger_app.command("codes", cls=PlainCommand)
 def ledger_codes(as_json: bool = typer.Option(False, "--json", help="Print the table as JSON.")) -> None:
     """List every result code in precedence order, with its kind and meaning."""
     if as_json:
         rows = [{"code": i.code.value, "kind": i.kind, "meaning": i.meaning} for i in CODE_TABLE]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    table = Table(title="result codes, in precedence order", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("code")
-    table.add_column("kind")
-    table.add_column("meaning")
-    for number, info in enumerate(CODE_TABLE):
-        table.add_row(str(number), info.code.value, info.kind, info.meaning)
+    cells = [[str(number), info.code.value, info.kind, info.meaning] for number, info in enumerate(CODE_TABLE)]
+    columns = [("#", "right", True), ("code", "left", True), ("kind", "left", True), ("meaning", "left", False)]
+    table = unclipped_table("result codes, in precedence order", columns, cells)
     out.print(table)
 
 
 # --- fedspec conformance ------------------------------------------------------------------
-conformance_app = typer.Typer(
-    help="The conformance suite: generate its vectors from the spec, run it against a node build.",
-    no_args_is_help=True,
-)
+conformance_app = plain_typer("The conformance suite: generate its vectors from the spec, run it against a node build.")
 app.add_typer(conformance_app, name="conformance")
 
 
-@conformance_app.command("generate")
+@conformance_app.command("generate", cls=PlainCommand)
 def conformance_generate(
     check: bool = typer.Option(False, "--check", help="Only check that the committed files are up to date."),
 ) -> None:
@@ -226,17 +453,17 @@ def conformance_generate(
     out.print(f"wrote {len(written)} files under conformance/")
 
 
-@conformance_app.command("run")
+@conformance_app.command("run", cls=PlainCommand)
 def conformance_run(
-    node: str = typer.Option(..., "--node", help='The command that starts the node under test, e.g. "python -m conformance.spec_node".'),
-    suite: str | None = typer.Option(None, "--suite", help="Comma-separated runners to run (default: all)."),
-    pattern: str | None = typer.Option(None, "-k", help="Only cases whose id contains this text."),
-    case_id: str | None = typer.Option(None, "--case", help="Only the case with exactly this id (as a replay command gives)."),
+    node: str = typer.Option(..., "--node", metavar="COMMAND", help='The command that starts the node under test, e.g. "python -m conformance.spec_node".'),
+    suite: str | None = typer.Option(None, "--suite", metavar="RUNNERS", help="Comma-separated runners to run (default: all)."),
+    pattern: str | None = typer.Option(None, "-k", metavar="TEXT", help="Only cases whose id contains this text."),
+    case_id: str | None = typer.Option(None, "--case", metavar="CASE", help="Only the case with exactly this id (as a replay command gives)."),
     collect_only: bool = typer.Option(False, "--collect-only", help="List the selected case ids and exit."),
     stop_on_failure: bool = typer.Option(False, "-x", "--exitfirst", help="Stop at the first case that does not pass."),
-    junit: Path | None = typer.Option(None, "--junit", help="Write a JUnit XML report here."),
+    junit: Path | None = typer.Option(None, "--junit", metavar="PATH", help="Write a JUnit XML report here."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON instead of text."),
-    seed: int | None = typer.Option(None, "--seed", help="Resample the Byzantine schedules from this seed."),
+    seed: int | None = typer.Option(None, "--seed", metavar="SEED", help="Resample the Byzantine schedules from this seed."),
 ) -> None:
     """Run the conformance suite against a node build.
 
@@ -340,28 +567,47 @@ def print_conformance_summary(identity: dict[str, Any], summary: dict[str, dict[
 
 
 # --- fedspec check -------------------------------------------------------------------------
-@app.command("check")
+PROGRESS_AFTER_SECONDS = 2.0
+"""`fedspec check` prints a progress line per level only once a run has taken this
+many seconds (a short run prints its report alone)."""
+
+
+def progress_line(progress: Any, last_depth: int | None) -> str | None:
+    """The progress line of a finished level, or None when it would repeat the
+    depth of the line before it (the last level ends with nothing new)."""
+    if progress.seconds < PROGRESS_AFTER_SECONDS or progress.depth == last_depth:
+        return None
+    return (
+        f"  depth {progress.depth}: {progress.distinct} distinct, {progress.generated} generated, "
+        f"{progress.frontier} on the frontier, {progress.seconds:.0f} s"
+    )
+
+
+@app.command("check", cls=PlainCommand)
 def check(
     config_path: Path = typer.Argument(..., metavar="CONFIG", help="A model-checker configuration (TOML)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Processes exploring in parallel."),
-    max_states: int | None = typer.Option(None, "--max-states", min=1, help="Stop after this many distinct states."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, metavar="K", help="Processes exploring in parallel."),
+    max_states: int | None = typer.Option(
+        None, "--max-states", min=1, metavar="K", help="Stop after this many distinct states."
+    ),
     trace_out: Path | None = typer.Option(
-        None, "--trace", help="Where to write the JSON trace of a finding (default: CONFIG-NAME.trace.json)."
+        None, "--trace", metavar="PATH", help="Write the JSON trace of a finding here (no file is written without it)."
     ),
     itf_out: Path | None = typer.Option(
-        None, "--itf", help="Also write the trace of a finding here in the ITF format of Apalache and Quint."
+        None, "--itf", metavar="PATH", help="Write the trace of a finding here in the ITF format of Apalache and Quint."
     ),
 ) -> None:
     """Explore a configuration with the bounded model checker.
 
-    Exit 0: every invariant holds in the explored space. Exit 1: a violation (or the
-    witness a witness configuration looks for); its trace is printed and written as
-    JSON. Exit 2: the configuration is unusable."""
+    The report ends with the verdict: the run came out as the configuration's
+    `expect` says (no violation, or the violation or witness it looks for), or NOT.
+    Exit 0: as expected. Exit 1: NOT as expected; a finding's trace is printed.
+    Exit 2: the configuration is unusable."""
     from checker.config import ConfigError, load_config
     from checker.explore import Progress, explore
     from checker.liveness import check_liveness
-    from checker.report import report_json, report_lines
+    from checker.report import came_out_as_expected, report_json, report_lines
     from checker.trace import concrete_finding, render, replay, trace_json, write_trace
 
     try:
@@ -371,32 +617,41 @@ def check(
         return
     if config.liveness and workers > 1:
         fail_input(f"{config_path}: check.liveness needs the whole graph in one process: use --workers 1")
+    if trace_out is not None and trace_out.is_dir():
+        fail_input(f"{trace_out}: is a directory: --trace names the file to write")
+    shown_depth: list[int | None] = [None]
 
     def show_progress(progress: Progress) -> None:
-        if progress.seconds >= 2.0:
-            err.print(
-                f"  depth {progress.depth}: {progress.distinct} distinct, {progress.generated} generated, "
-                f"{progress.frontier} on the frontier, {progress.seconds:.0f} s",
-                style="dim",
-            )
+        line = progress_line(progress, shown_depth[0])
+        if line is not None:
+            shown_depth[0] = progress.depth
+            err.print(line, style="dim")
 
     outcome = explore(config, workers=workers, max_states=max_states, progress=show_progress)
     if outcome.finding is None and config.liveness and outcome.exhausted:
         check_liveness(config, outcome)
     trace_path: str | None = None
+    itf_path: str | None = None
     text = ""
     if outcome.finding is not None:
         trace = replay(config, outcome.trace)
         finding = concrete_finding(config, trace, outcome.finding)
         outcome.finding = finding
-        target = trace_out if trace_out is not None else Path(f"{config.name}.trace.json")
-        trace_path = str(target)
         data = trace_json(config, trace, finding)
-        write_trace(trace_path, data)
+        if trace_out is not None:
+            trace_path = str(trace_out)
+            try:
+                write_trace(trace_path, data)
+            except OSError as error:
+                fail_input(f"{trace_path}: cannot write the trace ({error.strerror})")
         if itf_out is not None:
             from checker.itf import itf_document, world_summaries, write_itf
 
-            write_itf(str(itf_out), itf_document(data, world_summaries(trace.initial)))
+            try:
+                write_itf(str(itf_out), itf_document(data, world_summaries(trace.initial)))
+            except OSError as error:
+                fail_input(f"{itf_out}: cannot write the ITF trace ({error.strerror})")
+            itf_path = str(itf_out)
         text = render(config, trace, finding)
     if as_json:
         out.print_json(json.dumps(report_json(config, outcome, trace_path)))
@@ -408,18 +663,32 @@ def check(
             out.print(escape(line))
         if trace_path is not None:
             out.print(escape(f"trace:      {trace_path}"))
-        if trace_path is not None and itf_out is not None:
-            out.print(escape(f"itf:        {itf_out}"))
-    raise typer.Exit(EXIT_VIOLATION if outcome.finding is not None else EXIT_OK)
+        if itf_path is not None:
+            out.print(escape(f"itf:        {itf_path}"))
+    raise typer.Exit(EXIT_AS_EXPECTED if came_out_as_expected(config, outcome) else EXIT_NOT_AS_EXPECTED)
 
 
-@app.command("prove")
+@contextmanager
+def proving_progress(total: int, enabled: bool) -> Iterator[Callable[[Any], None]]:
+    """How many obligations are done, on a terminal's stderr, erased when the table
+    is printed: each obligation's row appears once, in the table on stdout."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    if not (enabled and err.is_terminal):
+        yield lambda result: None
+        return
+    with Progress(TextColumn("proving"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("prove", total=total)
+        yield lambda result: bar.update(task, advance=1)
+
+
+@app.command("prove", cls=PlainCommand)
 def prove(
     names: list[str] = typer.Argument(
         None, metavar="[NAME]...", help="Obligations to prove: exact names, dotted prefixes (ledger.conservation) or globs."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
-    timeout: float = typer.Option(60.0, "--timeout", min=1.0, help="Seconds allowed per obligation (then unknown)."),
+    timeout: float = typer.Option(60.0, "--timeout", min=1.0, metavar="SECONDS", help="Seconds allowed per obligation (then unknown)."),
     variant: str | None = typer.Option(
         None, "--variant", metavar="PROOF.VARIANT", help="Prove a broken variant instead (a negative control: must fail)."
     ),
@@ -452,11 +721,8 @@ def prove(
             out.print(escape(f"{obligation.name}: {obligation.statement}"))
         raise typer.Exit(EXIT_OK)
 
-    def show_progress(result: Any) -> None:
-        if not as_json:
-            err.print(f"  {result.status.value:<8} {result.seconds:6.2f} s  {result.name}", style="dim")
-
-    results = prove_all(chosen, timeout, on_result=show_progress)
+    with proving_progress(len(chosen), enabled=not as_json) as show_progress:
+        results = prove_all(chosen, timeout, on_result=show_progress)
     all_proven = all(result.status == Status.PROVEN for result in results)
     total = sum(result.seconds for result in results)
     if as_json:
@@ -476,13 +742,13 @@ def prove(
             ],
         }))
         raise typer.Exit(EXIT_OK if all_proven else EXIT_VIOLATION)
-    table = Table(title=None if variant is None else f"broken variant {variant}")
-    table.add_column("obligation")
-    table.add_column("result")
-    table.add_column("seconds", justify="right")
     style = {Status.PROVEN: "green", Status.FAILED: "bold red", Status.UNKNOWN: "yellow"}
-    for result in results:
-        table.add_row(escape(result.name), f"[{style[result.status]}]{result.status.value}[/]", f"{result.seconds:.2f}")
+    rows = [
+        [escape(result.name), f"[{style[result.status]}]{result.status.value}[/]", f"{result.seconds:.2f}"]
+        for result in results
+    ]
+    columns = [("obligation", "left", True), ("result", "left", True), ("seconds", "right", True)]
+    table = unclipped_table(None if variant is None else f"broken variant {variant}", columns, rows)
     out.print(table)
     counts = {status: sum(1 for result in results if result.status == status) for status in Status}
     out.print(
@@ -506,7 +772,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "check" and os.environ.get("PYTHONHASHSEED") != CHECK_HASH_SEED:
         os.environ["PYTHONHASHSEED"] = CHECK_HASH_SEED
         os.execv(sys.executable, [sys.executable, "-m", "fedspec", *sys.argv[1:]])
-    app()
+    app(prog_name=PROGRAM)
 
 
 if __name__ == "__main__":

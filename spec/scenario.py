@@ -149,11 +149,27 @@ class Scenario(ScenarioModel):
 
 
 # --- loading -------------------------------------------------------------------------------
+def error_location(parts: tuple[int | str, ...]) -> str:
+    """Where in a scenario an error is, as the replay numbers things: blocks from 1
+    (`block 2`), transactions by their index in the block's receipt (`transaction 0`);
+    the rest as a dotted path."""
+    place = []
+    if len(parts) >= 2 and parts[0] == "blocks" and isinstance(parts[1], int):
+        place.append(f"block {parts[1] + 1}")
+        parts = parts[2:]
+        if len(parts) >= 2 and parts[0] == "transactions" and isinstance(parts[1], int):
+            place.append(f"transaction {parts[1]}")
+            parts = parts[2:]
+    rest = ".".join(str(part) for part in parts)
+    if not place:
+        return rest or "(top level)"
+    return " ".join(place) + (f": {rest}" if rest else "")
+
+
 def describe_validation_error(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        lines.append(f"{location}: {item['msg']}")
+        lines.append(f"{error_location(tuple(item['loc']))}: {item['msg']}")
     return "; ".join(lines)
 
 

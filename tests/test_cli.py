@@ -193,7 +193,7 @@ def set_lock_field(name: str, value: Any) -> Any:
     return change
 
 
-LOCK_FIELD = "blocks.0.transactions.1.ATP_TRANSFER_LOCK"
+LOCK_FIELD = "block 1 transaction 1: ATP_TRANSFER_LOCK"
 
 MALFORMED: dict[str, tuple[Any, str]] = {
     "not JSON": ("{", "not JSON: Expecting property name enclosed in double quotes at line 1, column 2"),
@@ -213,10 +213,10 @@ MALFORMED: dict[str, tuple[Any, str]] = {
     "unknown top-level field": (mutated(lambda d: d.update(version=2)), "version: Extra inputs are not permitted"),
     "missing field": (
         mutated(lambda d: d["blocks"][0]["transactions"][0].pop("task_id")),
-        "blocks.0.transactions.0.FEDERATION_TASK.task_id: Field required",
+        "block 1 transaction 0: FEDERATION_TASK.task_id: Field required",
     ),
     "unknown transaction type": (
-        mutated(set_lock_field("type", "MINT")), "blocks.0.transactions.1: Input tag 'MINT' found using 'type'"
+        mutated(set_lock_field("type", "MINT")), "block 1 transaction 1: Input tag 'MINT' found using 'type'"
     ),
     "unknown result code in expect": (
         mutated(set_lock_field("expect", "great")), f"{LOCK_FIELD}.expect: Input should be 'ok'"
@@ -301,7 +301,9 @@ def test_malformed_input_with_json_flag_still_exits_2(tmp_path: Path) -> None:
     result = invoke("ledger", "replay", "--json", str(path))
     assert result.exit_code == 2
     assert_no_traceback(result)
-    assert json.loads(result.stdout) == []
+    view = json.loads(result.stdout)
+    assert view["path"] == str(path) and view["ok"] is False
+    assert view["error"] == f"{LOCK_FIELD}.amount: Input should be a valid integer"
     assert len(result.stderr.strip().splitlines()) == 1
 
 
