@@ -25,7 +25,6 @@ from spec.wire.types import (
     AtpTransferRollback,
     BalanceSet,
     Block,
-    BlockHeader,
     ExecutionProof,
     FederationTask,
     Genesis,
@@ -231,7 +230,7 @@ class History:
         timestamp = self.now + STEP_MS if ts is None else ts
         made = make_header(self.state, timestamp, proposer, txs)
         if header:
-            made = BlockHeader(**{**made.model_dump(), **header})
+            made = made.model_copy(update=header)
         return Block(header=made, transactions=txs)
 
     def add(self, block: Block) -> BlockReceipt:

@@ -12,6 +12,7 @@ fresh one for the next case.
 import json
 import os
 import queue
+import select
 import shlex
 import signal
 import subprocess
@@ -30,6 +31,9 @@ from conformance.protocol import (
     START_TIMEOUT_S,
     RequestType,
 )
+
+LOG_POLL_S = 0.05
+"""How often the log reader looks at a silent node's standard error, in seconds."""
 
 
 class Verdict(StrEnum):
@@ -66,6 +70,7 @@ class NodeProcess:
     process: subprocess.Popen[str]
     answers: "queue.Queue[str | None]"
     log: list[str] = field(default_factory=list)
+    log_lock: threading.Lock = field(default_factory=threading.Lock)
     next_id: int = 1
 
     @classmethod
@@ -89,11 +94,33 @@ class NodeProcess:
         self.answers.put(None)
 
     def read_log(self) -> None:
+        """Keep the node's standard error as it comes, so that a chatty node never
+        blocks on a full pipe."""
         assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.log.append(line)
+        descriptor = self.process.stderr.fileno()
+        os.set_blocking(descriptor, False)
+        while self.drain_log():
+            select.select([descriptor], [], [], LOG_POLL_S)
+
+    def drain_log(self) -> bool:
+        """Append whatever the pipe holds now; False once the node closed it. Under the
+        lock, so that `log_since` drains what the node wrote before its answer: a
+        case's log slice then holds all of it, however the threads interleave."""
+        assert self.process.stderr is not None
+        with self.log_lock:
+            while True:
+                try:
+                    chunk = os.read(self.process.stderr.fileno(), 65536)
+                except BlockingIOError:
+                    return True
+                except (OSError, ValueError):
+                    return False
+                if not chunk:
+                    return False
+                self.log.append(chunk.decode("utf-8", errors="replace"))
 
     def log_since(self, mark: int) -> str:
+        self.drain_log()
         return "".join(self.log[mark:])
 
     def request(self, body: dict[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
@@ -206,7 +233,10 @@ class NodeSession:
         return require_ok(self.node.request(body), str(body["type"]))
 
     def log_mark(self) -> int:
-        return 0 if self.node is None else len(self.node.log)
+        if self.node is None:
+            return 0
+        self.node.drain_log()
+        return len(self.node.log)
 
     def log_since(self, mark: int) -> str:
         return "" if self.node is None else self.node.log_since(mark)

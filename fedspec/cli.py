@@ -238,7 +238,7 @@ def expectation_count(scenario: Any) -> int:
     """How many expectations a scenario states: every value under an `expect` key,
     anywhere in the file (a block's code, a transaction's code, each final balance,
     status and reputation), counted one each."""
-    return expectations_under(scenario.model_dump(mode="json", exclude_none=True), False)
+    return expectations_under(to_json(scenario), False)
 
 
 def expectations_under(value: Any, inside_expect: bool) -> int:
