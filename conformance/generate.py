@@ -15,7 +15,7 @@ from conformance import decoding_vectors
 from conformance.cases import case_files
 from conformance.state_root_vectors import state_root_vectors
 from spec.constants import SPEC_VERSION
-from spec.scenario import Scenario
+from spec.scenario import ScenarioFile
 from spec.state import state_from_genesis
 from spec.wire.encoding import (
     block_hash,
@@ -260,7 +260,7 @@ def schema_models() -> dict[str, type[BaseModel]]:
         "block_header": BlockHeader,
         "block": Block,
         "genesis": Genesis,
-        "scenario": Scenario,
+        "scenario": ScenarioFile,
     }
 
 

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from spec.codes import CODE_TABLE
 from spec.constants import UNITS_PER_ATP
-from spec.scenario import ReplayResult, ScenarioError, load_and_replay
+from spec.scenario import ReplayResult, ScenarioError, load_and_replay, rejection_at_load
 from spec.wire.json_form import to_json
 from spec.wire.state_root import displayed_state_root
 
@@ -143,6 +143,20 @@ def print_replay(result: ReplayResult) -> None:
         out.print(f"[bold red]{len(result.violations)} invariant violation(s)[/]")
 
 
+def check_rejected(scenarios: list[Path]) -> None:
+    """`replay --expect-rejected`: a file written to be refused must be refused, with
+    the reason printed; one that loads fails the run (a missing file is still exit 2)."""
+    loaded = False
+    for path in scenarios:
+        reason = rejection_at_load(read_text(path), path)
+        if reason is None:
+            out.print(f"[bold red]LOADED[/] {escape(str(path))}: expected it to be rejected at load")
+            loaded = True
+        else:
+            out.print(f"[green]rejected as expected[/] {escape(str(path))}: {escape(reason)}")
+    raise typer.Exit(EXIT_VIOLATION if loaded else EXIT_OK)
+
+
 # --- commands ----------------------------------------------------------------------------------
 @ledger_app.command("replay")
 def ledger_replay(
@@ -150,15 +164,20 @@ def ledger_replay(
         ..., help="Scenario files: each a genesis plus blocks (see the site's scenario format)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the replay as JSON (a list for several files)."),
+    expect_rejected: bool = typer.Option(
+        False, "--expect-rejected", help="Each SCENARIO must be refused at load: exit 0 when all are, 1 when one loads."
+    ),
 ) -> None:
     """Replay each SCENARIO, print every result code, the final state and root, and
     check every invariant after every block. Exit 0 when all hold, 1 when one breaks
     or an expectation fails, 2 when a scenario is unreadable or malformed."""
+    if expect_rejected:
+        check_rejected(scenarios)
     results: list[ReplayResult] = []
     unreadable = False
     for path in scenarios:
         try:
-            results.append(load_and_replay(read_text(path)))
+            results.append(load_and_replay(read_text(path), path))
         except ScenarioError as error:
             err.print(f"[bold red]error:[/] {escape(str(path))}: {escape(str(error))}")
             unreadable = True
