@@ -1337,6 +1337,10 @@ def render(kind: str, argument: str | None) -> str:
         return diagram(argument)
     if kind == "conformance" and argument:
         return conformance_table(argument)
+    if kind == "docstring" and argument:
+        return module_docstring(argument)
+    if kind == "case" and argument:
+        return case_example(argument)
     raise ValueError(f"unknown placeholder fedspec:{kind} {argument or ''}")
 
 
@@ -1377,6 +1381,32 @@ def conformance_table(what: str) -> str:
         rows += [f"| `{name}` | {cell(mutant.description)} |" for name, mutant in MUTANT_NODES.items()]
         return "\n".join(rows)
     raise ValueError(f"unknown placeholder fedspec:conformance {what}")
+
+
+def module_docstring(module_name: str) -> str:
+    """A module's docstring, below its first paragraph (the page says that in its own
+    words): the format a runner's module defines, written once, in the source."""
+    module = importlib.import_module(module_name)
+    text = inspect.cleandoc(module.__doc__ or "")
+    if not text:
+        raise ValueError(f"{module_name} has no docstring")
+    return text.split("\n\n", 1)[1] if "\n\n" in text else text
+
+
+def case_example(case_id: str) -> str:
+    """A committed case, as a node builder would open it: its manifest and case.json,
+    long hex strings shortened."""
+    from conformance.cases import CASE_FILE, MANIFEST_FILE, VECTORS_ROOT
+
+    directory = VECTORS_ROOT / case_id
+    if not (directory / MANIFEST_FILE).exists():
+        raise ValueError(f"fedspec:case {case_id}: no such case under conformance/vectors/")
+    parts = []
+    for name in (MANIFEST_FILE, CASE_FILE):
+        text = (directory / name).read_text(encoding="utf-8")
+        text = re.sub(r'"([0-9a-f]{24})[0-9a-f]{16,}([0-9a-f]{8})"', r'"\1…\2"', text)
+        parts.append(f"`{case_id}/{name}`\n\n```json\n{text.rstrip()}\n```")
+    return "\n\n".join(parts)
 
 
 def code_doc(enum: type, member: str) -> str:
