@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from conformance.cases import VECTORS_ROOT, case_files
 from spec.constants import SPEC_VERSION
-from spec.scenario import Scenario
+from spec.scenario import ScenarioFile
 from spec.state import state_from_genesis
 from spec.wire.encoding import (
     block_hash,
@@ -175,7 +175,7 @@ def schema_models() -> dict[str, type[BaseModel]]:
         "block_header": BlockHeader,
         "block": Block,
         "genesis": Genesis,
-        "scenario": Scenario,
+        "scenario": ScenarioFile,
     }
 
 

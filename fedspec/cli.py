@@ -32,7 +32,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from spec.codes import CODE_TABLE
 from spec.constants import BASIS_POINTS, UNITS_PER_ATP
-from spec.scenario import ReplayResult, ScenarioError, load_and_replay
+from spec.scenario import ReplayResult, ScenarioError, load_and_replay, rejection_at_load
 from spec.wire.json_form import to_json
 from spec.wire.state_root import displayed_state_root
 
@@ -364,12 +364,26 @@ def print_replay(result: ReplayResult) -> None:
         out.print(f"[bold red]{len(result.violations)} invariant violation(s)[/]")
 
 
+def check_rejected(scenarios: list[Path]) -> None:
+    """`replay --expect-rejected`: a file written to be refused must be refused, with
+    the reason printed; one that loads fails the run (a missing file is still exit 2)."""
+    loaded = False
+    for path in scenarios:
+        reason = rejection_at_load(read_text(path), path)
+        if reason is None:
+            out.print(f"[bold red]LOADED[/] {escape(str(path))}: expected it to be rejected at load")
+            loaded = True
+        else:
+            out.print(f"[green]rejected as expected[/] {escape(str(path))}: {escape(reason)}")
+    raise typer.Exit(EXIT_VIOLATION if loaded else EXIT_OK)
+
+
 # --- commands ----------------------------------------------------------------------------------
 def replay_file(path: Path) -> ReplayResult | str:
     """The replay of one scenario file, or what stopped it (already printed on
     stderr in the one error style, `error: PATH: WHAT`; this returns WHAT)."""
     try:
-        return load_and_replay(read_text(path))
+        return load_and_replay(read_text(path), path)
     except ScenarioError as error:
         what = str(error)
     except InputError as error:
@@ -386,13 +400,19 @@ def ledger_replay(
     as_json: bool = typer.Option(
         False, "--json", help="Print the replay as JSON: one object per file (a list of them for several files)."
     ),
+    expect_rejected: bool = typer.Option(
+        False, "--expect-rejected", help="Each SCENARIO must be refused at load: exit 0 when all are, 1 when one loads."
+    ),
 ) -> None:
     """Replay each SCENARIO, print every result code, the final state and root, and
     check every invariant and expectation after every block.
 
     Exit 0 when all hold, 1 when one breaks or an expectation fails, 2 when a
     scenario is unreadable or malformed (the error names the file and the place
-    in it; blocks are numbered from 1, as the replay prints them)."""
+    in it; blocks are numbered from 1, as the replay prints them). With
+    --expect-rejected, exit 0 when every SCENARIO is refused at load, 1 when one loads."""
+    if expect_rejected:
+        check_rejected(scenarios)
     replays = [(path, replay_file(path)) for path in scenarios]
     if as_json:
         views = [
