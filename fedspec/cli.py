@@ -369,7 +369,10 @@ def check_rejected(scenarios: list[Path]) -> None:
     the reason printed; one that loads fails the run (a missing file is still exit 2)."""
     loaded = False
     for path in scenarios:
-        reason = rejection_at_load(read_text(path), path)
+        try:
+            reason = rejection_at_load(read_text(path), path)
+        except InputError as error:
+            fail_input(str(error))
         if reason is None:
             out.print(f"[bold red]LOADED[/] {escape(str(path))}: expected it to be rejected at load")
             loaded = True

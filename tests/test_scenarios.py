@@ -320,7 +320,7 @@ def test_an_atp_string_that_is_not_exact_units_is_refused(text: str, reason: str
     with pytest.raises(ValueError, match=reason):
         units_of_atp_text(text)
     document = scenario([block(1, lock(amount=text))])
-    with pytest.raises(ScenarioError, match=r"^blocks\.0\.transactions\.0\.ATP_TRANSFER_LOCK\.amount: "):
+    with pytest.raises(ScenarioError, match=r"^block 1 transaction 0: ATP_TRANSFER_LOCK\.amount: "):
         replayed(document)
 
 
