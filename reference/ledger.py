@@ -13,8 +13,9 @@ Where the spec is plain and this is fast:
   undone from the journal, so nothing of it remains;
 * the expiry step pops the locks that fall due from an index (`reference.expiry`)
   instead of scanning every transfer;
-* the state root is kept (`reference.state_tree`): a commit rehashes the leaves of
-  the records the block changed, and the tree nodes above them, only;
+* the state root is kept (`reference.state_tree`): asked for a root, the ledger
+  rehashes the leaves of the records changed since the last one, and the tree
+  nodes above them, only;
 * the supply (the sum of all totals, which BALANCE_SET bounds) is kept as a sum;
 * each distinct signed transaction's signature is verified once.
 
@@ -115,6 +116,8 @@ class Ledger:
         self.journal: list[tuple[Any, Any, Any]] = []
         self.changed: set[Changed] = set()
         self.new_entries: list[Entry] = []
+        self.unhashed: set[Changed] = set()
+        """Records changed by committed blocks whose leaves the tree has not yet."""
         self.changed.update(("ACCOUNT", agent) for agent in self.accounts)
         self.changed.update(("REPUTATION", platform) for platform in self.reputations)
         self.commit()
@@ -221,13 +224,18 @@ class Ledger:
         self.journal, self.changed, self.new_entries = [], set(), []
 
     def commit(self) -> None:
-        """Make the block's writes final: index its new locks, rehash its changed leaves."""
+        """Make the block's writes final: index its new locks; its changed records wait
+        for the next state root to be rehashed (a replica asks at checkpoints only)."""
         for expires_at_ms, transfer_id in self.new_entries:
             self.expiry.add(expires_at_ms, transfer_id)
-        for kind, record_id in self.changed:
+        self.unhashed |= self.changed
+        self.journal, self.changed, self.new_entries = [], set(), []
+
+    def rehash_changed_leaves(self) -> None:
+        for kind, record_id in self.unhashed:
             key = record_key(kind, record_id)
             self.tree.set_leaf(key, leaf_hash(key, self.record_bytes(kind, record_id)))
-        self.journal, self.changed, self.new_entries = [], set(), []
+        self.unhashed = set()
 
     def record_bytes(self, kind: str, record_id: str) -> bytes:
         """The value bytes of a record's leaf; a failed id's is empty (its presence counts)."""
@@ -248,6 +256,7 @@ class Ledger:
     def state_root(self) -> str:
         """SHA-256(tag STATE || u64 height || hash last_block_hash || u64 last_timestamp_ms
         || records root), the records root kept by the tree."""
+        self.rehash_changed_leaves()
         position = encode_u64(self.height) + encode_hash(self.last_block_hash) + encode_u64(self.last_timestamp_ms)
         return sha256(domain_tag("STATE") + position + self.tree.root()).hex()
 

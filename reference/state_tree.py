@@ -22,7 +22,19 @@ of a Python object per node (a third of the memory).
 Records are never removed from a ledger state, so the tree has no delete.
 """
 
-from spec.wire.state_root import EMPTY_ROOT, KEY_BITS, RecordKeyCollision, node_hash
+import hashlib
+
+from spec.wire.encoding import domain_tag
+from spec.wire.state_root import EMPTY_ROOT, KEY_BITS, RecordKeyCollision
+
+NODE_TAG = domain_tag("STATE_NODE")
+"""`spec.wire.state_root.node_hash` is SHA-256(NODE_TAG || zero side || one side); the
+tag is made once here because the tree hashes nodes in its innermost loop (a test
+checks the two agree)."""
+
+
+def node_hash(zero_side: bytes, one_side: bytes) -> bytes:
+    return hashlib.sha256(NODE_TAG + zero_side + one_side).digest()
 
 BUCKET_DEPTH = 16
 """Levels of cached nodes above the buckets: 2^16 buckets, sized for ledgers of up
@@ -61,16 +73,6 @@ def sorted_subtree_root(leaves: list[tuple[bytes, bytes]], low: int, high: int, 
     )
 
 
-def dense_node_root(count: int, zero_count: int, zero_root: bytes, one_root: bytes) -> bytes:
-    """A dense node's root from its two children's: empty, its one leaf (which sits
-    in whichever child holds it), or the node over both."""
-    if count == 0:
-        return EMPTY_ROOT
-    if count == 1:
-        return zero_root if zero_count == 1 else one_root
-    return node_hash(zero_root, one_root)
-
-
 class StateTree:
     """Leaves by key, and the cached roots of every dense subtree."""
 
@@ -107,7 +109,14 @@ class StateTree:
             below_counts, below_roots = self.counts[depth + 1], self.roots[depth + 1]
             counts, roots = self.counts[depth], self.roots[depth]
             for prefix in changed:
-                zero, one = 2 * prefix, 2 * prefix + 1
-                count = below_counts[zero] + below_counts[one]
+                zero = 2 * prefix
+                zero_count = below_counts[zero]
+                count = zero_count + below_counts[zero + 1]
                 counts[prefix] = count
-                roots[prefix] = dense_node_root(count, below_counts[zero], below_roots[zero], below_roots[one])
+                # Empty, or its one leaf (in whichever child holds it), or the node over both.
+                if count >= 2:
+                    roots[prefix] = node_hash(below_roots[zero], below_roots[zero + 1])
+                elif count == 1:
+                    roots[prefix] = below_roots[zero] if zero_count == 1 else below_roots[zero + 1]
+                else:
+                    roots[prefix] = EMPTY_ROOT

@@ -157,3 +157,84 @@ def test_each_variant_disagrees_with_the_spec(variant: str) -> None:
     found = find(block_sequences(), lambda sequence: first_difference(sequence, VARIANTS[variant]) is not None,
                  settings=VARIANT_SEARCH)
     assert first_difference(found, VARIANTS[variant]) is not None
+
+
+# --- the reference ledger's own promises ------------------------------------------------------------------
+def test_a_block_that_fails_part_way_leaves_no_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Journalled writes are undone when a block raises after changing the ledger: the
+    root, the summary and the expiry index are as before, and the next block agrees."""
+    from builders import Ledger as SpecLedger
+    from builders import lock, pair
+
+    spec = SpecLedger()
+    first = spec.make_block((lock("t1", timeout_ms=1), *pair(task_id="k1", timeout_ms=1)))
+    spec.apply(first)
+    reference = Ledger(reference_chain(GENESIS))
+    reference.apply_block(first)
+    root, summary, index = reference.state_root(), reference_summary(reference), sorted(reference.expiry.heap)
+
+    second = spec.make_block((lock("t2"), lock("t3", amount=1)))
+    calls = {"locks": 0}
+    original = Ledger.apply_lock
+
+    def failing_second_lock(self: Ledger, tx: Any, now: int, task_linked: bool) -> Any:
+        calls["locks"] += 1
+        if calls["locks"] == 2:
+            raise RuntimeError("a crash part way through the block")
+        return original(self, tx, now, task_linked)
+
+    monkeypatch.setattr(Ledger, "apply_lock", failing_second_lock)
+    with pytest.raises(RuntimeError):
+        reference.apply_block(second)  # after the expiry of t1 and k1 and the lock of t2
+    monkeypatch.undo()
+    assert (reference.state_root(), reference_summary(reference), sorted(reference.expiry.heap)) == \
+        (root, summary, index)
+    assert to_json(reference.apply_block(second)) == to_json(spec.apply(second))
+    assert reference.state_root() == spec.root()
+
+
+def test_a_checked_block_is_not_verified_again_when_applied() -> None:
+    """A replica checks a proposal (`block_verdict`) before it executes it: each
+    transaction's signature is verified once across both."""
+    from builders import Ledger as SpecLedger
+    from builders import commit, lock
+
+    block = SpecLedger().make_block((lock("t1"), lock("t2", amount=1), commit("t1")))
+    reference = Ledger(reference_chain(GENESIS))
+    assert reference.block_verdict(block)[0] == "ok"
+    reference.apply_block(block)
+    assert reference.signatures.verifications == 3
+
+
+def test_the_trees_node_hash_is_the_wire_layers() -> None:
+    from reference.state_tree import node_hash
+    from spec.wire.state_root import node_hash as wire_node_hash
+
+    assert node_hash(b"\x01" * 32, b"\x02" * 32) == wire_node_hash(b"\x01" * 32, b"\x02" * 32)
+
+
+# --- through the adapter ---------------------------------------------------------------------------------
+def test_the_reference_adapter_passes_the_ledger_cases() -> None:
+    """The conformance suite's ledger runner, against `python -m reference.adapter`."""
+    import sys
+
+    from conformance.runners import RUNNERS
+    from conformance.suite import RunOptions, collect, run_cases
+
+    command = f"{sys.executable} -m reference.adapter"
+    cases = collect(RunOptions(command, {"ledger"}), RUNNERS)
+    failed = [(result.case_id, result.differences[:3]) for result in run_cases(RUNNERS, command, cases, False)
+              if result.verdict.value != "pass"]
+    assert cases and not failed
+
+
+def test_the_adapter_declines_replica_requests_for_now() -> None:
+    import json
+
+    from reference.adapter import Node, answer
+
+    node = Node(Ledger)
+    init = {"type": "init", "msg_id": 1, "protocol": "fedspec-adapter/1", "genesis": to_json(GENESIS), "replica": None}
+    assert answer(node, json.dumps(init))[0]["type"] == "init_ok"
+    reply, _ = answer(node, json.dumps({"type": "step", "msg_id": 2, "input": {}}))
+    assert (reply["type"], reply["code"], reply["definite"]) == ("error", 10, True)
