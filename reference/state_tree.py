@@ -6,18 +6,23 @@ subtree with no leaf is EMPTY_ROOT, a subtree with one leaf *is* that leaf's
 hash, any other subtree is node_hash(root of its 0 side, root of its 1 side).
 The spec rebuilds that tree from every record on each call; this module keeps it.
 
-How it is kept. The top BUCKET_DEPTH levels of the tree are dense arrays: for
-every prefix of d bits (d = 0 .. BUCKET_DEPTH) the number of leaves under it and
-the root of its subtree. Below them, the leaves sharing a BUCKET_DEPTH-bit prefix
-form a bucket, a dictionary key -> leaf hash. Changing a leaf marks its bucket
-dirty; `root()` rehashes each dirty bucket from its leaves, then the dense nodes
-above the dirty buckets only, level by level. A block touching k records costs
-about k * (BUCKET_DEPTH + leaves per bucket) hashes, whatever the ledger's size.
+How it is kept. The top `depth` levels of the tree are dense arrays: for every
+prefix of d bits (d = 0 .. depth) the number of leaves under it and the root of
+its subtree. Below them, the leaves sharing a `depth`-bit prefix form a bucket, a
+dictionary key -> leaf hash. Changing a leaf marks its bucket dirty; `root()`
+rehashes each dirty bucket from its leaves, then the dense nodes above the dirty
+buckets only, level by level. A dense node with no leaf or one needs no hash: its
+root is EMPTY_ROOT or that one leaf's hash.
 
-Why buckets rather than a node object per trie node: with 2^16 buckets a bucket
-holds ~15 leaves at 10^6 records, so rehashing one from its leaves is as cheap as
-walking its cached path, and the tree costs a dictionary entry per leaf instead
-of a Python object per node (a third of the memory).
+The depth grows with the tree: when the leaves outnumber MAX_BUCKET_LOAD a bucket,
+the tree is rebuilt two levels deeper (once each time the records quadruple, so
+the rebuilds cost O(1) a record, amortised). A bucket so holds a few leaves, and a
+block touching k records costs about k * log2(records) hashes, the hashes any
+Merkle tree needs, and nothing that grows faster with the ledger.
+
+Why buckets rather than a Python object per trie node: a bucket costs one small
+dictionary for a few leaves, and the dense levels two list slots a node; an object
+per node would cost several times the memory at 10^6 records.
 
 Records are never removed from a ledger state, so the tree has no delete.
 """
@@ -36,16 +41,18 @@ checks the two agree)."""
 def node_hash(zero_side: bytes, one_side: bytes) -> bytes:
     return hashlib.sha256(NODE_TAG + zero_side + one_side).digest()
 
-BUCKET_DEPTH = 16
-"""Levels of cached nodes above the buckets: 2^16 buckets, sized for ledgers of up
-to a few million records (~15 leaves a bucket at 10^6)."""
+MIN_DEPTH = 8
+"""Dense levels of an empty tree: 256 buckets."""
+MAX_DEPTH = 22
+"""Dense levels at most: 4 million buckets, for ledgers of up to ~16 million records."""
+DEPTH_STEP = 2
+MAX_BUCKET_LOAD = 4
+"""Leaves a bucket holds on average before the tree grows DEPTH_STEP levels deeper."""
 
-BUCKET_COUNT = 1 << BUCKET_DEPTH
 
-
-def bucket_of(key: bytes) -> int:
-    """The bucket of a key: its first BUCKET_DEPTH bits (two bytes)."""
-    return (key[0] << 8) | key[1]
+def bucket_of(key: bytes, depth: int) -> int:
+    """The bucket of a key: its first `depth` bits."""
+    return int.from_bytes(key[:3], "big") >> (24 - depth)
 
 
 def key_bit(key: bytes, depth: int) -> int:
@@ -74,37 +81,56 @@ def sorted_subtree_root(leaves: list[tuple[bytes, bytes]], low: int, high: int, 
 
 
 class StateTree:
-    """Leaves by key, and the cached roots of every dense subtree."""
+    """Leaves by key in buckets, and the cached roots of every dense subtree."""
 
-    def __init__(self) -> None:
-        self.buckets: list[dict[bytes, bytes]] = [{} for _ in range(BUCKET_COUNT)]
-        self.counts: list[list[int]] = [[0] * (1 << depth) for depth in range(BUCKET_DEPTH + 1)]
+    def __init__(self, depth: int = MIN_DEPTH) -> None:
+        self.depth = depth
+        self.leaves = 0
+        self.buckets: list[dict[bytes, bytes]] = [{} for _ in range(1 << depth)]
+        self.counts: list[list[int]] = [[0] * (1 << level) for level in range(depth + 1)]
         """counts[d][p]: the leaves under the d-bit prefix p."""
-        self.roots: list[list[bytes]] = [[EMPTY_ROOT] * (1 << depth) for depth in range(BUCKET_DEPTH + 1)]
-        """roots[d][p]: the root of the subtree under the d-bit prefix p (valid when p is not dirty)."""
+        self.roots: list[list[bytes]] = [[EMPTY_ROOT] * (1 << level) for level in range(depth + 1)]
+        """roots[d][p]: the root of the subtree under the d-bit prefix p (once p is not dirty)."""
         self.dirty: set[int] = set()
 
     def set_leaf(self, key: bytes, leaf: bytes) -> None:
         """Put or replace the leaf at `key`."""
-        bucket = bucket_of(key)
-        self.buckets[bucket][key] = leaf
-        self.dirty.add(bucket)
+        bucket_number = bucket_of(key, self.depth)
+        bucket = self.buckets[bucket_number]
+        if key not in bucket:
+            self.leaves += 1
+        bucket[key] = leaf
+        self.dirty.add(bucket_number)
 
     def root(self) -> bytes:
         """The root of every leaf: rehash the dirty buckets, then the nodes above them."""
+        if self.leaves > MAX_BUCKET_LOAD << self.depth and self.depth < MAX_DEPTH:
+            self.deepen()
         if self.dirty:
             self.rehash(self.dirty)
             self.dirty = set()
         return self.roots[0][0]
 
+    def deepen(self) -> None:
+        """Rebuild DEPTH_STEP levels deeper (or more): every bucket is dirty after."""
+        depth = self.depth
+        while self.leaves > MAX_BUCKET_LOAD << depth and depth < MAX_DEPTH:
+            depth += DEPTH_STEP
+        deeper = StateTree(min(depth, MAX_DEPTH))
+        for bucket in self.buckets:
+            for key, leaf in bucket.items():
+                deeper.set_leaf(key, leaf)
+        self.__dict__.update(deeper.__dict__)
+
     def rehash(self, dirty_buckets: set[int]) -> None:
-        counts, roots = self.counts[BUCKET_DEPTH], self.roots[BUCKET_DEPTH]
+        bottom = self.depth
+        counts, roots = self.counts[bottom], self.roots[bottom]
         for bucket in dirty_buckets:
             leaves = sorted(self.buckets[bucket].items())
             counts[bucket] = len(leaves)
-            roots[bucket] = sorted_subtree_root(leaves, 0, len(leaves), BUCKET_DEPTH)
+            roots[bucket] = sorted_subtree_root(leaves, 0, len(leaves), bottom)
         changed = dirty_buckets
-        for depth in range(BUCKET_DEPTH - 1, -1, -1):
+        for depth in range(bottom - 1, -1, -1):
             changed = {prefix >> 1 for prefix in changed}
             below_counts, below_roots = self.counts[depth + 1], self.roots[depth + 1]
             counts, roots = self.counts[depth], self.roots[depth]

@@ -9,6 +9,8 @@ transaction once: a replica checks a proposal's block before it prepares and aga
 when it executes it, and a retried transaction comes back in later blocks.
 """
 
+import hashlib
+
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
@@ -51,15 +53,15 @@ class SignatureChecker:
 
     def __init__(self, chain_id: str) -> None:
         self.chain_id = chain_id
-        self.verdicts: dict[tuple[bytes, str], bool] = {}
+        self.verdicts: dict[bytes, bool] = {}
         self.verifications = 0
         """Signatures actually verified (the tests count them)."""
 
     def valid(self, key: VerifyKey, tx: AnyTransaction) -> bool:
         message = signing_message(self.chain_id, tx)
-        # The key is part of the verdict: the same transaction may be checked against
-        # another platform's key (its named signer differs from the one a check expects).
-        cache_key = (bytes(key) + message, tx.signature)
+        # The verdict is on (key, message, signature), remembered by their digest: 32
+        # bytes an entry, whatever the transaction's size.
+        cache_key = hashlib.sha256(bytes(key) + message + tx.signature.encode("ascii")).digest()
         verdict = self.verdicts.get(cache_key)
         if verdict is None:
             verdict = verify(key, message, tx.signature)

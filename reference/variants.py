@@ -40,8 +40,9 @@ class TreeRehashesOnInsertOnly(StateTree):
     hash in the cached subtree roots."""
 
     def set_leaf(self, key: bytes, leaf: bytes) -> None:
-        bucket = bucket_of(key)
+        bucket = bucket_of(key, self.depth)
         if key not in self.buckets[bucket]:
+            self.leaves += 1
             self.dirty.add(bucket)
         self.buckets[bucket][key] = leaf
 

@@ -238,3 +238,27 @@ def test_the_adapter_declines_replica_requests_for_now() -> None:
     assert answer(node, json.dumps(init))[0]["type"] == "init_ok"
     reply, _ = answer(node, json.dumps({"type": "step", "msg_id": 2, "input": {}}))
     assert (reply["type"], reply["code"], reply["definite"]) == ("error", 10, True)
+
+
+def test_the_tree_keeps_the_wire_layers_root_as_it_grows_deeper() -> None:
+    """Leaves put and replaced in rounds (only those set again each round), through two rebuilds two levels deeper: after
+    each round the kept root is the one the wire layer builds from scratch."""
+    import hashlib
+    import random
+
+    from reference.state_tree import MIN_DEPTH, StateTree
+    from spec.wire.state_root import EMPTY_ROOT, subtree_root
+
+    seed = 13
+    rng = random.Random(seed)
+    tree, leaves = StateTree(), dict[bytes, bytes]()
+    assert tree.root() == EMPTY_ROOT
+    for size in (1, 2, 700, 1100, 4200, 4300):
+        changed = set(rng.sample(sorted(leaves), min(50, len(leaves))))
+        while len(leaves) + len(changed) < size + 50:
+            changed.add(hashlib.sha256(rng.randbytes(8)).digest())
+        for key in changed:
+            leaves[key] = rng.randbytes(32)
+            tree.set_leaf(key, leaves[key])
+        assert tree.root() == subtree_root(sorted(leaves.items()), 0), f"seed {seed}, {size} leaves"
+    assert tree.depth == MIN_DEPTH + 4
