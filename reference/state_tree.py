@@ -44,9 +44,10 @@ def node_hash(zero_side: bytes, one_side: bytes) -> bytes:
 MIN_DEPTH = 8
 """Dense levels of an empty tree: 256 buckets."""
 MAX_DEPTH = 22
-"""Dense levels at most: 4 million buckets, for ledgers of up to ~16 million records."""
+"""Dense levels at most: 4 million buckets, for ledgers of up to ~32 million records
+(beyond, buckets fill up: the root stays right, and gets slower)."""
 DEPTH_STEP = 2
-MAX_BUCKET_LOAD = 4
+MAX_BUCKET_LOAD = 8
 """Leaves a bucket holds on average before the tree grows DEPTH_STEP levels deeper."""
 
 
@@ -129,20 +130,21 @@ class StateTree:
             leaves = sorted(self.buckets[bucket].items())
             counts[bucket] = len(leaves)
             roots[bucket] = sorted_subtree_root(leaves, 0, len(leaves), bottom)
+        sha256, tag = hashlib.sha256, NODE_TAG  # node_hash, inlined: this loop is the tree's hot path
         changed = dirty_buckets
         for depth in range(bottom - 1, -1, -1):
             changed = {prefix >> 1 for prefix in changed}
             below_counts, below_roots = self.counts[depth + 1], self.roots[depth + 1]
             counts, roots = self.counts[depth], self.roots[depth]
             for prefix in changed:
-                zero = 2 * prefix
+                zero = prefix << 1
                 zero_count = below_counts[zero]
-                count = zero_count + below_counts[zero + 1]
+                count = zero_count + below_counts[zero | 1]
                 counts[prefix] = count
-                # Empty, or its one leaf (in whichever child holds it), or the node over both.
+                # The node over both sides, or its one leaf (in whichever side holds it), or empty.
                 if count >= 2:
-                    roots[prefix] = node_hash(below_roots[zero], below_roots[zero + 1])
+                    roots[prefix] = sha256(tag + below_roots[zero] + below_roots[zero | 1]).digest()
                 elif count == 1:
-                    roots[prefix] = below_roots[zero] if zero_count == 1 else below_roots[zero + 1]
+                    roots[prefix] = below_roots[zero] if zero_count == 1 else below_roots[zero | 1]
                 else:
                     roots[prefix] = EMPTY_ROOT
