@@ -11,6 +11,8 @@ from collections.abc import Callable
 from reference.expiry import ExpiryIndex
 from reference.ledger import Ledger
 from reference.state_tree import StateTree, bucket_of
+from spec.wire.records import TransactionReceipt
+from spec.wire.types import AtpTransferLock, FederationTask
 
 
 # --- the expiry index --------------------------------------------------------------------------------------
@@ -26,7 +28,9 @@ class ExpiryIndexMissesTaskLocks(Ledger):
     """The index is fed by plain locks only: a task's lock, made through the pair,
     never falls due, so an unproven task stays PENDING past its deadline."""
 
-    def apply_task_pair(self, task, lock, index, now):  # type: ignore[no-untyped-def]
+    def apply_task_pair(
+        self, task: FederationTask, lock: AtpTransferLock, index: int, now: int
+    ) -> tuple[TransactionReceipt, TransactionReceipt]:
         entries = len(self.new_entries)
         receipts = super().apply_task_pair(task, lock, index, now)
         del self.new_entries[entries:]
