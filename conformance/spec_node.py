@@ -135,10 +135,12 @@ def on_apply_blocks(node: NodeState, body: dict[str, Any]) -> dict[str, Any]:
         except DecodeError as error:
             raise RequestError(ErrorCode.MALFORMED_REQUEST, f"blocks[{index}]: {error}") from None
     receipts = []
+    roots = []
     for block in decoded:
         node.ledger, receipt = ledger.apply_block(node.chain, node.ledger, block)
         receipts.append(receipt_form(receipt))
-    return {"receipts": receipts, "state_root": state_root(node.ledger), "summary": ledger_summary(node.ledger)}
+        roots.append(state_root(node.ledger))
+    return {"receipts": receipts, "state_roots": roots, "summary": ledger_summary(node.ledger)}
 
 
 def replica_input(node: NodeState, form: object) -> Input | str:

@@ -96,8 +96,12 @@ class Node:
                 blocks.append(decode_block(bytes.fromhex(text)))
             except (DecodeError, ValueError, TypeError) as error:
                 raise RequestError(MALFORMED_REQUEST, f"blocks[{index}]: {error}") from None
-        receipts = [to_json(ledger.apply_block(block)) for block in blocks]
-        return {"receipts": receipts, "state_root": ledger.state_root(), "summary": ledger_summary(ledger)}
+        receipts = []
+        roots = []
+        for block in blocks:
+            receipts.append(to_json(ledger.apply_block(block)))
+            roots.append(ledger.state_root())
+        return {"receipts": receipts, "state_roots": roots, "summary": ledger_summary(ledger)}
 
     def on_state(self) -> dict[str, Any]:
         ledger = self.initialised("state")

@@ -53,7 +53,7 @@ def main() -> None:
                 print("fake node: two blocks", file=sys.stderr, flush=True)
         node, body = spec_node.answer_body(node, request)
         if mode == "wrong_root" and request.get("type") == "apply_blocks" and len(request["blocks"]) == MISBEHAVE_ON_BLOCKS:
-            body["state_root"] = "00" * 32
+            body["state_roots"][-1] = "00" * 32
         answer = {"type": request["type"] + "_ok", "in_reply_to": request.get("msg_id"), **body}
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()

@@ -124,7 +124,7 @@ def test_generation_is_byte_stable(cases: list[Case]) -> None:
 
 # --- 2. the spec node passes every case through the adapter process ----------------------------------------------
 def tampered(case: Case) -> Case:
-    expected = {**case.data["expected"], "state_root": "00" * 32}
+    expected = {**case.data["expected"], "state_roots": ["00" * 32] * len(case.data["blocks"])}
     return replace(case, name=case.name + ".tampered", data={**case.data, "expected": expected})
 
 
@@ -138,7 +138,7 @@ def test_the_spec_node_passes_every_ledger_case_through_the_adapter(cases: list[
     assert failing == []
     assert len(results) == len(cases) + 1
     assert results[-1].case_id == control.id and results[-1].verdict.value == "fail"
-    assert any("state_root" in difference for difference in results[-1].differences)
+    assert any("state_roots" in difference for difference in results[-1].differences)
 
 
 # --- 3. broken ledgers fail the cases -------------------------------------------------------------------------------

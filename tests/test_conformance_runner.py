@@ -63,7 +63,7 @@ def test_the_spec_node_passes_and_the_fake_node_passes_where_it_behaves() -> Non
     ("garbage", Verdict.PROTOCOL, "not JSON"),
     ("wrong_id", Verdict.PROTOCOL, "in_reply_to"),
     ("error", Verdict.ERROR, "error 10 (definite): apply_blocks is not supported"),
-    ("wrong_root", Verdict.FAIL, "state_root: expected"),
+    ("wrong_root", Verdict.FAIL, "state_roots[1]: expected"),
 ])
 def test_each_misbehaviour_gets_its_verdict_on_its_cases_and_the_run_goes_on(mode: str, verdict: Verdict, says: str) -> None:
     results = run_fake(mode)
@@ -135,7 +135,7 @@ def invoke(*arguments: str) -> tuple[int, str]:
 def test_cli_exit_codes_0_1_2_and_a_replay_that_runs_only_its_case(tmp_path: Path) -> None:
     assert invoke("--node", SPEC_NODE, "-k", FLOWS)[0] == 0
     code, output = invoke("--node", f"{FAKE_NODE} wrong_root", "-k", FLOWS, "--junit", str(tmp_path / "junit.xml"))
-    assert code == 1 and "state_root: expected" in output
+    assert code == 1 and "state_roots[1]: expected" in output
     replay = next(line for line in output.splitlines() if "replay:" in line).split("--case ", 1)[1].strip()
     code, output = invoke("--node", f"{FAKE_NODE} wrong_root", "--case", replay, "--json")
     assert code == 1 and [case["id"] for case in json.loads(output)["cases"]] == [replay]

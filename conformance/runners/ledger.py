@@ -8,7 +8,8 @@ A case's `case.json`:
   `{"hex": canonical bytes, "json": its JSON form}` (the node gets the hex);
 * `expected`: `receipts` (every block's receipt, the block under test last: its
   block code, each transaction's code and settlements, the expiries), the
-  `state_root` after the last block and the readable `summary` of that state.
+  `state_roots` after each block (the last is the post-state root) and the
+  readable `summary` of the state after the last block.
 
 The node passes when its receipts, root and summary equal the expected ones.
 """
