@@ -40,8 +40,9 @@ The format (JSON, `schedule_form`)
       "requests": [{"request": 0, "partitions": [0, 1]}],
                                            client request 0 (`Group.requests`) reaches every
                                            replica and copy in blocks 0 and 1, at the start
-      "timers": [{"timer": "VIEW_CHANGE", "now_ms": 1001000}, {"timer": "FETCH", ...}]
+      "timers": [{"timer": "VIEW_CHANGE", "now_ms": 1001000}, {"timer": "FETCH", ...}],
                                            fired at every replica and copy at the round's end
+      "waves": 4                           delivery waves before the round ends
     }
 
 Mutation kinds (`MUTATION_KINDS`), each re-signed with the faulty replica's key only
@@ -52,25 +53,32 @@ Mutation kinds (`MUTATION_KINDS`), each re-signed with the faulty replica's key 
 * `replay_proposal`: with the copy's first message of the round, the oldest proposal
   the network carried so far is sent again, as the copy's own, in the copy's view.
 
-Playing a round: the round's client requests and the messages the previous round's
-timers produced are delivered first, then every message sent is delivered, in waves
-(one `steps` request per replica per wave), to every replica and copy in the sender's
-block, until no one sends anything (at most `MAX_WAVES_PER_ROUND` waves); then the
-timers fire. The messages they produce travel in the next round.
+Playing a round: the round's client requests, and the messages still in flight from
+the previous round (those its last wave and its timers produced), are delivered
+first; then every message sent is delivered, in waves (one `steps` request per
+replica per wave), to every replica and copy in the sender's block. After `waves`
+waves the round ends: the timers fire, and what is still in flight travels on into
+the next round, under its partitions (so a round can end between a block's prepares
+and its commits, and a vote can reach a replica that already moved on). A message
+from a correct replica is delivered only if it is sent in that replica's own name and
+every vote it carries was sent by its signer (the player signs with every key, so it
+must not sign what a replica never sent).
 
 Healing: after the faulty rounds the network is whole and the faulty replicas are
 silent (their copies neither send nor receive). The first healed round submits every
 request again to every correct replica, as a PBFT client does when its request goes
-unanswered. `healed_rounds` = R + f + `HEAL_EXTRA_ROUNDS` for R faulty rounds (see there
-for why it suffices).
+unanswered. A healed round runs until the network is quiet (at most
+`MAX_WAVES_PER_ROUND` waves), and only the laggards' VIEW_CHANGE timers fire
+(`Player.timers_fired`). `healed_rounds` = R + f + `HEAL_EXTRA_ROUNDS` for R faulty
+rounds (see there for why it suffices).
 
 Checks after every schedule (`schedule_failures`): agreement, validity, the ledger
 invariants on the spec's replay of each committed chain, the state roots the nodes
 report against that replay, and liveness.
 
-Generators: `scope_schedule(index)` for N=4, f=1, exhaustive over `SCOPE` (see
-`scope_description`); `sampled_schedule(n, seed)` for N=7, f=2 and N=13, f=4 (and for
-N=4 with mutations).
+Generators: `scope_schedule(index)` for N=4, f=1, exhaustive over the scope the
+`SCOPE_*` constants define (`scope_description` sums it up); `sampled_schedule(n, seed)`
+for N=7, f=2 and N=13, f=4 (and for N=4 with mutations).
 """
 
 import dataclasses
@@ -158,11 +166,12 @@ SCOPE_N = 4
 SCOPE_ROUNDS = 3
 SCOPE_MAX_BLOCKS = 2
 SCOPE_WAVES = 4
-"""The N=4, f=1 scope: 3 rounds (views 0..2); in each, the 3 correct replicas and the
-faulty replica's 2 copies split into at most 2 blocks (16 ways per round, twin
-placement included); the faulty replica is any of the 4, which decides the rounds it
-leads (the leaders are fixed by the view); round r submits request r to everyone;
-no mutations (the samples have them)."""
+"""The N=4, f=1 scope: 3 rounds (views 0..2) of SCOPE_WAVES waves each; in each round,
+the 3 correct replicas and the faulty replica's 2 copies split into at most 2 blocks
+(16 ways per round, twin placement included); the faulty replica is any of the 4,
+which decides the round it leads, if any (PBFT fixes the leader of a view); round r
+submits request r to everyone; no mutations (the samples have them). Four waves let a
+view change, or a request, reach a commit within the round when the partition allows."""
 
 # --- sampling ------------------------------------------------------------------------------------------------
 SAMPLE_ROUNDS = 4
@@ -170,6 +179,10 @@ SAMPLE_MAX_BLOCKS = 3
 SAMPLE_MIN_WAVES = 2
 SAMPLE_MAX_WAVES = 6
 MUTATION_PROBABILITY = 0.5
+VIEW_CHANGE_TIMER_PROBABILITY = 0.5
+"""Per round: the chance that the VIEW_CHANGE timers fire at its end (FETCH always
+does). When they do not, the votes in flight reach the next round's blocks in the
+same view: a block can commit at some replicas and not at others."""
 """Per round: the chance that one faulty copy's messages are mutated."""
 MUTATION_KINDS = ("view_plus_one", "height_plus_one", "other_digest", "replay_proposal")
 
@@ -275,14 +288,17 @@ def healed_rounds(faulty_rounds: int, f: int) -> int:
     return faulty_rounds + f + HEAL_EXTRA_ROUNDS
 
 
-def round_timers(round_number: int) -> tuple[TimerFired, ...]:
+def round_timers(round_number: int, view_change: bool = True) -> tuple[TimerFired, ...]:
+    """The timers fired at the end of a round, with the clock reading they bring."""
     now_ms = GENESIS_TIME_MS + (round_number + 1) * ROUND_MS
-    return (TimerFired(Timer.VIEW_CHANGE, now_ms), TimerFired(Timer.FETCH, now_ms))
+    fetch = TimerFired(Timer.FETCH, now_ms)
+    return (TimerFired(Timer.VIEW_CHANGE, now_ms), fetch) if view_change else (fetch,)
 
 
 def round_from_blocks(
     n: int, round_number: int, blocks: list[list[Node]], faulty: tuple[ReplicaId, ...],
     mutations: tuple[Mutation, ...], request_blocks: tuple[tuple[int, frozenset[int]], ...], waves: int,
+    view_change_timer: bool = True,
 ) -> Round:
     """A round in canonical form from blocks of nodes: empty blocks dropped, blocks in
     order of their sorted members. `request_blocks` name blocks by their position in
@@ -302,7 +318,8 @@ def round_from_blocks(
     )
     return Round(
         round_number, pbft.primary_of(round_number, n), partitions, twins, mutations,
-        tuple((request, reached) for request, reached in requests if reached), round_timers(round_number), waves,
+        tuple((request, reached) for request, reached in requests if reached),
+        round_timers(round_number, view_change_timer), waves,
     )
 
 
@@ -396,7 +413,9 @@ def renamings(schedule: Schedule) -> Iterator[dict[ReplicaId, ReplicaId]]:
         yield mapping
 
 
-def transformed_round(n: int, round_: Round, mapping: dict[ReplicaId, ReplicaId], swapped: frozenset[ReplicaId]) -> Round:
+def transformed_round(
+    n: int, round_: Round, mapping: dict[ReplicaId, ReplicaId], swapped: frozenset[ReplicaId],
+) -> Round:
     """`round_` with correct replicas renamed by `mapping` and the copies of the faulty
     replicas in `swapped` exchanged, in canonical form."""
     blocks: list[list[Node]] = [[(mapping[r], 0) for r in block] for block in round_.partitions]
@@ -480,7 +499,9 @@ def twin_swap_index(faulty: ReplicaId) -> tuple[int, ...]:
     index_of = {normal(partition): index for index, partition in enumerate(partitions)}
     swapped = []
     for partition in partitions:
-        exchanged = tuple(tuple((r, 1 - copy) if r == faulty else (r, copy) for r, copy in block) for block in partition)
+        exchanged = tuple(
+            tuple((r, 1 - copy) if r == faulty else (r, copy) for r, copy in block) for block in partition
+        )
         swapped.append(index_of[normal(exchanged)])
     return tuple(swapped)
 
@@ -524,7 +545,10 @@ def scope_schedule(index: int) -> Schedule:
         "kind": "exhaustive", "rounds": SCOPE_ROUNDS, "max_blocks": SCOPE_MAX_BLOCKS, "waves": SCOPE_WAVES,
         "index": index,
     }
-    return Schedule(f"n4f1-scope-{index:05d}", SCOPE_N, 1, (faulty,), generator, index, tuple(rounds), healed_rounds(SCOPE_ROUNDS, 1))
+    return Schedule(
+        f"n4f1-scope-{index:05d}", SCOPE_N, 1, (faulty,), generator, index, tuple(rounds),
+        healed_rounds(SCOPE_ROUNDS, 1),
+    )
 
 
 # --- seeded sampling --------------------------------------------------------------------------------------------
@@ -540,7 +564,8 @@ def sampled_round(rng: random.Random, n: int, number: int, faulty: tuple[Replica
         mutations = (Mutation(rng.choice(faulty), rng.randint(0, 1), rng.choice(MUTATION_KINDS)),)
     reached = frozenset(p for p in range(count) if rng.random() < 0.5) or frozenset({rng.randrange(count)})
     waves = rng.randint(SAMPLE_MIN_WAVES, SAMPLE_MAX_WAVES)
-    return round_from_blocks(n, number, blocks, faulty, mutations, ((number, reached),), waves)
+    view_change = rng.random() < VIEW_CHANGE_TIMER_PROBABILITY
+    return round_from_blocks(n, number, blocks, faulty, mutations, ((number, reached),), waves, view_change)
 
 
 def sampled_schedule(n: int, seed: int) -> Schedule:
@@ -553,6 +578,7 @@ def sampled_schedule(n: int, seed: int) -> Schedule:
         "kind": "sampled", "rounds": SAMPLE_ROUNDS, "max_blocks": SAMPLE_MAX_BLOCKS,
         "waves": [SAMPLE_MIN_WAVES, SAMPLE_MAX_WAVES],
         "mutation_probability": MUTATION_PROBABILITY, "mutation_kinds": list(MUTATION_KINDS),
+        "view_change_timer_probability": VIEW_CHANGE_TIMER_PROBABILITY,
     }
     return Schedule(f"n{n}f{f}-seed-{seed}", n, f, faulty, generator, seed, rounds, healed_rounds(SAMPLE_ROUNDS, f))
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from conformance.cases import Case
 from conformance.node import NodeFailure, NodeSession, Verdict, require_ok
-from conformance.protocol import PROTOCOL_VERSION, REQUEST_TIMEOUT_S, RequestType, input_form
+from conformance.protocol import REQUEST_TIMEOUT_S, RequestType, input_form
 from conformance.schedules import (
     GENESIS_TIME_MS,
     SETTINGS,
@@ -45,7 +45,6 @@ from conformance.schedules import (
     scope_size,
 )
 from conformance.suite import Nodes
-from spec import pbft
 from spec.wire.decoding import DecodeError, decode_consensus_message
 from spec.wire.json_form import to_json
 from spec.wire.messages import ClientRequest, Input, Message, ReplicaId
@@ -101,7 +100,9 @@ class AdapterReplica:
     `send` writes the request and `receive` waits for its answer, so that the player
     keeps every process busy at once."""
 
-    def __init__(self, session: NodeSession, group: Group, replica: ReplicaId, sealed: dict[Any, str]) -> None:
+    def __init__(
+        self, session: NodeSession, group: Group, replica: ReplicaId, sealed: dict[Any, dict[str, Any]],
+    ) -> None:
         self.session = session
         self.group = group
         self.replica = replica
@@ -150,7 +151,8 @@ class AdapterReplica:
             executed = tuple((int(entry["height"]), str(entry["block_hash"])) for entry in result["executed"])
             return Reply(outputs, executed, str(result["state_root"]), int(result["view"]))
         except (KeyError, TypeError, ValueError) as error:
-            raise NodeFailure(Verdict.PROTOCOL, f"replica {self.replica}: a step result is malformed: {error}") from None
+            text = f"replica {self.replica}: a step result is malformed: {error}"
+            raise NodeFailure(Verdict.PROTOCOL, text) from None
 
     def message(self, text: str) -> Message:
         try:
@@ -168,7 +170,7 @@ class AdapterReplica:
 def run_case(nodes: Nodes, case: Case) -> list[str]:
     schedule = schedule_from_form(case.data["schedule"])
     group = group_for(schedule.n)
-    sealed: dict[Any, str] = {}
+    sealed: dict[Any, dict[str, Any]] = {}
     correct = [r for r in range(schedule.n) if r not in schedule.faulty]
     replicas: dict[ReplicaId, AdapterReplica] = {}
     for slot, replica in enumerate(correct):
@@ -180,7 +182,3 @@ def run_case(nodes: Nodes, case: Case) -> list[str]:
     except PlayError as error:
         return [f"{schedule.id}: network: {error}"]
     return schedule_failures(schedule, group, outcome)
-
-
-def quorum_of(n: int) -> int:
-    return pbft.quorum_size(n, pbft.fault_tolerance(n))
