@@ -98,7 +98,6 @@ from spec.ledger import apply_block
 from spec.state import chain_from_genesis, state_from_genesis
 from spec.wire.encoding import block_hash, sha256, transaction_hash
 from spec.wire.envelope import signature_obligations
-from spec.wire.message_encoding import consensus_signing_message
 from spec.wire.messages import (
     BlockResponse,
     ClientRequest,
@@ -800,25 +799,29 @@ class Player:
                 self.outcome.failures.append(f"replica {replica} sent a {type(message).__name__} "
                                              f"in the name of replica {message.sender}")
                 continue
-            forged = self.unsent_votes(message) if self.vouching else []
-            if forged:
-                self.outcome.failures.append(f"replica {replica} sent a {type(message).__name__} carrying "
-                                             + "; ".join(forged))
+            if self.vouching and not self.vouch_for(replica, message):
                 continue
-            if self.vouching:
-                self.sent_votes.add((replica, consensus_signing_message(self.group.genesis.chain_id, message)))
             kept.append(message)
         return tuple(kept)
 
-    def unsent_votes(self, message: Message) -> list[str]:
-        chain_id = self.group.genesis.chain_id
-        found = []
-        for obligation in signature_obligations(chain_id, message)[1:]:
+    def vouch_for(self, replica: ReplicaId, message: Message) -> bool:
+        """Whether every signature `message` needs is one its sender may give: its own
+        (over the message and whatever it carries in its own name, such as a NEW-VIEW's
+        proposals), a faulty replica's, or a vote its signer sent before. Every signature
+        it needs then counts as given, for the messages that carry it later."""
+        obligations = signature_obligations(self.group.genesis.chain_id, message)
+        unsent = []
+        for obligation in obligations:
             if obligation.signer in self.schedule.faulty or obligation.signer == message.sender:
                 continue  # the adversary holds the faulty replicas' keys; a sender signs what it sends
             if (obligation.signer, obligation.signing_message) not in self.sent_votes:
-                found.append(f"a vote of replica {obligation.signer} it never sent ({obligation.place})")
-        return found
+                unsent.append(f"a vote of replica {obligation.signer} it never sent ({obligation.place})")
+        if unsent:
+            self.outcome.failures.append(f"replica {replica} sent a {type(message).__name__} carrying "
+                                         + "; ".join(unsent))
+            return False
+        self.sent_votes.update((obligation.signer, obligation.signing_message) for obligation in obligations)
+        return True
 
     def sent_by(self, node: Node, outputs: tuple[Message, ...], round_: Round) -> list[Message]:
         """What `node` sends: its outputs, rewritten by the round's mutations of its copy."""
@@ -947,18 +950,19 @@ def schedule_failures(schedule: Schedule, group: Group, outcome: Outcome) -> lis
 
 # --- the in-process path -----------------------------------------------------------------------------------------
 def run_in_process(schedule: Schedule, config: pbft.ConsensusConfig | None = None,
-                   step: Callable[..., pbft.StepResult] | None = None) -> list[str]:
+                   step: Callable[..., pbft.StepResult] | None = None, vouching: bool = False) -> list[str]:
     """Play `schedule` with the correct replicas run in-process by the spec; the
     failures, empty on a pass. Negative controls pass a variant `config` (which the
     twins run as well, as Twins runs copies of the implementation under test) or a
-    variant `step` for the correct replicas."""
+    variant `step` for the correct replicas. `vouching`: check the votes the correct
+    replicas' messages carry, as the adapter path does (`Player.vouching`)."""
     group = group_for(schedule.n)
     config = config if config is not None else group.config
     correct: dict[ReplicaId, Endpoint] = {
         r: SpecReplica(config, r, step) for r in range(schedule.n) if r not in schedule.faulty
     }
     try:
-        outcome = Player(schedule, group, correct, twin_config=config).play()
+        outcome = Player(schedule, group, correct, vouching, twin_config=config).play()
     except PlayError as error:
         return [f"{schedule.id}: network: {error}"]
     return schedule_failures(schedule, group, outcome)

@@ -58,7 +58,7 @@ def test_the_spec_in_process_passes_a_larger_sample() -> None:
     sample = scope_sample(SCOPE_STRIDE) + [sampled_schedule(4, seed) for seed in range(20)]
     sample += [sampled_schedule(7, seed) for seed in range(4)] + [sampled_schedule(13, 0)]
     for schedule in sample:
-        assert run_in_process(schedule) == [], schedule.id
+        assert run_in_process(schedule, vouching=True) == [], schedule.id
 
 
 def test_the_committed_sample_names_its_handlers_and_sizes() -> None:
