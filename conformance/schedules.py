@@ -156,9 +156,10 @@ every correct replica in the first healed round:
 * that round runs until the network is quiet, through every height, so it commits
   the backlog; a replica that was behind fetches the blocks it misses in the same
   round (BLOCK-REQUEST on its view change) or the next (its FETCH timer): 2 rounds.
-Measured on the N=4 scope and on samples, the rounds needed stay below the bound
-(tests/test_conformance_schedules.py: with one round fewer than needed a schedule
-fails liveness, so the check is not vacuous)."""
+Measured (every 10th schedule of the N=4 scope, 200 N=4, 60 N=7 and 10 N=13 samples),
+the healed rounds a schedule needs are at most 4 of the scope's 6, 5 of the N=4
+samples' 7, 4 of N=7's 8 and 4 of N=13's 10; with fewer than it needs, a schedule
+fails liveness (tests/test_conformance_schedules.py, scope schedule 7430)."""
 
 # --- the N=4 scope ----------------------------------------------------------------------------------------
 SCOPE_N = 4
