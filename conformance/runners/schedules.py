@@ -21,13 +21,12 @@ replays from its index (`scope_schedule`), a sampled one from its N and seed
 (`sampled_schedule`).
 """
 
-import json
 import random
 from typing import Any
 
 from conformance.cases import Case
-from conformance.node import NodeFailure, NodeSession, Verdict, require_ok
-from conformance.protocol import REQUEST_TIMEOUT_S, RequestType, input_form
+from conformance.node import NodeFailure, Session, Verdict
+from conformance.protocol import RequestType, input_form
 from conformance.schedules import (
     GENESIS_TIME_MS,
     SETTINGS,
@@ -101,7 +100,7 @@ class AdapterReplica:
     keeps every process busy at once."""
 
     def __init__(
-        self, session: NodeSession, group: Group, replica: ReplicaId, sealed: dict[Any, dict[str, Any]],
+        self, session: Session, group: Group, replica: ReplicaId, sealed: dict[Any, dict[str, Any]],
     ) -> None:
         self.session = session
         self.group = group
@@ -121,25 +120,14 @@ class AdapterReplica:
         return form
 
     def send(self, inputs: list[Input]) -> None:
-        node = self.session.node
-        assert node is not None, "init first"
-        msg_id = node.next_id
-        node.next_id += 1
-        request = {"type": RequestType.STEPS.value, "inputs": [self.form(event) for event in inputs], "msg_id": msg_id}
-        try:
-            assert node.process.stdin is not None
-            node.process.stdin.write(json.dumps(request, separators=(",", ":")) + "\n")
-            node.process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            raise NodeFailure(Verdict.CRASH, f"replica {self.replica}: the node exited before steps") from None
-        self.waiting = (msg_id, len(inputs))
+        body = {"type": RequestType.STEPS.value, "inputs": [self.form(event) for event in inputs]}
+        self.waiting = (self.session.send(body), len(inputs))
 
     def receive(self) -> list[Reply]:
-        node = self.session.node
-        assert node is not None and self.waiting is not None
-        msg_id, count = self.waiting
+        assert self.waiting is not None
+        pending, count = self.waiting
         self.waiting = None
-        answer = require_ok(node.answer_to(RequestType.STEPS, msg_id, REQUEST_TIMEOUT_S), "steps")
+        answer = self.session.receive(pending)
         results = answer.get("results")
         if not isinstance(results, list) or len(results) != count:
             raise NodeFailure(Verdict.PROTOCOL, f"replica {self.replica}: steps: expected {count} results")
