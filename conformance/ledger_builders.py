@@ -118,21 +118,28 @@ def lock(
     return result
 
 
-def commit(transfer_id: str = "t1", platform: str = THOR, signer: str | None = None) -> AtpTransferCommit:
+def commit(
+    transfer_id: str = "t1", platform: str = THOR, signer: str | None = None, chain_id: str = CHAIN_ID
+) -> AtpTransferCommit:
     tx = AtpTransferCommit(transfer_id=transfer_id, platform=platform, signature=PLACEHOLDER_SIGNATURE)
-    result: AtpTransferCommit = signed(tx, platform if signer is None else signer)
+    result: AtpTransferCommit = signed(tx, platform if signer is None else signer, chain_id)
     return result
 
 
-def rollback(transfer_id: str = "t1", platform: str = THOR, signer: str | None = None) -> AtpTransferRollback:
+def rollback(
+    transfer_id: str = "t1", platform: str = THOR, signer: str | None = None, chain_id: str = CHAIN_ID
+) -> AtpTransferRollback:
     tx = AtpTransferRollback(transfer_id=transfer_id, platform=platform, signature=PLACEHOLDER_SIGNATURE)
-    result: AtpTransferRollback = signed(tx, platform if signer is None else signer)
+    result: AtpTransferRollback = signed(tx, platform if signer is None else signer, chain_id)
     return result
 
 
-def balance_set(set_id: str = "s1", agent: str = ALICE, balance: int = 2_000 * ATP, signer: str = AUTHORITY) -> BalanceSet:
+def balance_set(
+    set_id: str = "s1", agent: str = ALICE, balance: int = 2_000 * ATP, signer: str = AUTHORITY,
+    chain_id: str = CHAIN_ID,
+) -> BalanceSet:
     tx = BalanceSet(set_id=set_id, agent=agent, balance=balance, signature=PLACEHOLDER_SIGNATURE)
-    result: BalanceSet = signed(tx, signer)
+    result: BalanceSet = signed(tx, signer, chain_id)
     return result
 
 
@@ -140,6 +147,7 @@ def task(
     task_id: str = "task-A", delegating_agent: str = ALICE, executing_agent: str = BOB, cost: int = 300 * ATP,
     quality_threshold_bp: int = 7_000, timeout_ms: int = 60_000, task_data_hash: str | None = None,
     delegating_platform: str | None = None, executing_platform: str | None = None, signer: str | None = None,
+    chain_id: str = CHAIN_ID,
 ) -> FederationTask:
     """A task signed by its delegating platform (each platform defaults to its agent's host)."""
     delegating_platform = HOSTS.get(delegating_agent, THOR) if delegating_platform is None else delegating_platform
@@ -151,7 +159,7 @@ def task(
         task_data_hash=digest("data " + task_id) if task_data_hash is None else task_data_hash,
         signature=PLACEHOLDER_SIGNATURE,
     )
-    result: FederationTask = signed(tx, delegating_platform if signer is None else signer)
+    result: FederationTask = signed(tx, delegating_platform if signer is None else signer, chain_id)
     return result
 
 
@@ -176,6 +184,7 @@ def pair(**task_fields: Any) -> tuple[FederationTask, AtpTransferLock]:
 def proof(
     task_id: str = "task-A", executing_agent: str = BOB, quality_bp: int = 8_500, execution_time_ms: int = 1_000,
     result_hash: str | None = None, executing_platform: str | None = None, signer: str | None = None,
+    chain_id: str = CHAIN_ID,
 ) -> ExecutionProof:
     executing_platform = HOSTS.get(executing_agent, SPROUT) if executing_platform is None else executing_platform
     tx = ExecutionProof(
@@ -184,13 +193,14 @@ def proof(
         result_hash=digest("result " + task_id) if result_hash is None else result_hash,
         signature=PLACEHOLDER_SIGNATURE,
     )
-    result: ExecutionProof = signed(tx, executing_platform if signer is None else signer)
+    result: ExecutionProof = signed(tx, executing_platform if signer is None else signer, chain_id)
     return result
 
 
 def reputation(
     update_id: str = "r1", task_id: str = "task-A", platform: str = SPROUT, quality_bp: int = 8_500,
     reputation_bp: int | None = None, reporter_platform: str = LEGION, signer: str | None = None,
+    chain_id: str = CHAIN_ID,
 ) -> ReputationUpdate:
     """A reputation update; its new reputation defaults to the rule applied to the
     genesis reputation (right for a platform's first update)."""
@@ -200,7 +210,7 @@ def reputation(
         update_id=update_id, task_id=task_id, platform=platform, quality_bp=quality_bp, reputation_bp=reputation_bp,
         reporter_platform=reporter_platform, signature=PLACEHOLDER_SIGNATURE,
     )
-    result: ReputationUpdate = signed(tx, reporter_platform if signer is None else signer)
+    result: ReputationUpdate = signed(tx, reporter_platform if signer is None else signer, chain_id)
     return result
 
 

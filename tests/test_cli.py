@@ -15,6 +15,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 import spec.ledger as ledger_module
+from conformance.mutants import commit_credits_twice
 from fedspec.cli import app
 from spec.codes import CODE_TABLE, ResultCode
 from spec.scenario import load_and_replay
@@ -406,14 +407,7 @@ def test_broken_ledger_replay_exits_1_naming_the_invariant(monkeypatch: pytest.M
 
 
 def test_broken_commit_replay_exits_1_naming_conservation(monkeypatch: pytest.MonkeyPatch) -> None:
-    commit_lock = ledger_module.commit_lock
-
-    def commit_credits_twice(work: LedgerState, transfer: Transfer, cause: SettlementCause) -> None:
-        commit_lock(work, transfer, cause)
-        dest = work.accounts[transfer.dest_agent]
-        work.accounts[dest.agent] = replace(dest, total=dest.total + transfer.amount)
-
-    monkeypatch.setattr(ledger_module, "commit_lock", commit_credits_twice)
+    commit_credits_twice(monkeypatch)
     result = invoke("ledger", "replay", "--json", str(HIGH_QUALITY))
     assert result.exit_code == 1
     names = {v["invariant"] for v in json.loads(result.stdout)["violations"]}

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-import spec.ledger
 from conformance import spec_node
 from conformance.cases import Case, case_files
 from conformance.ledger_contexts import (
@@ -24,12 +23,11 @@ from conformance.ledger_contexts import (
     reachable_pairs,
 )
 from conformance.ledger_vectors import HANDLERS, ledger_cases, precedences
+from conformance.mutants import expiry_on_the_deadline, link_checked_before_authority, rollback_keeps_the_lock
 from conformance.protocol import PROTOCOL_VERSION
 from conformance.runners import ledger as ledger_runner
 from conformance.suite import run_cases
 from spec.codes import ResultCode
-from spec.wire.records import LedgerState, Settlement, SettlementCause, Transfer, TransferStatus
-from spec.wire.types import AtpTransferRollback
 
 R = ResultCode
 SPEC_NODE = "python3 -m conformance.spec_node"
@@ -153,47 +151,11 @@ def killed_by(cases: list[Case]) -> list[str]:
     return [case.id for case in cases if answers(case) != case.data["expected"]]
 
 
-def rollback_forgets_to_unlock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A ROLLBACK marks the transfer rolled back but leaves its amount locked."""
-
-    def apply_rollback(work: LedgerState, tx: AtpTransferRollback, settlements: list[Any]) -> ResultCode:
-        code = spec.ledger.validate_settle(work, tx, SettlementCause.ROLLBACK)
-        if code != R.OK:
-            return code
-        transfer: Transfer = work.transfers[tx.transfer_id]
-        work.transfers[tx.transfer_id] = replace(
-            transfer, status=TransferStatus.ROLLED_BACK, settled_by=SettlementCause.ROLLBACK)
-        settlements.append(Settlement(tx.transfer_id, TransferStatus.ROLLED_BACK, SettlementCause.ROLLBACK))
-        return R.OK
-
-    monkeypatch.setattr(spec.ledger, "apply_rollback", apply_rollback)
-
-
-def expiry_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A lock expires in the block whose timestamp equals its deadline (the tie on the wrong side)."""
-    original = spec.ledger.expire_due
-    monkeypatch.setattr(spec.ledger, "expire_due", lambda work, now: original(work, now + 1))
-
-
-def link_checked_before_authority(monkeypatch: pytest.MonkeyPatch) -> None:
-    """COMMIT/ROLLBACK checks `transfer_linked_to_task` before `unauthorized_platform`."""
-    original = spec.ledger.validate_settle
-
-    def validate_settle(work: LedgerState, tx: Any, own_cause: SettlementCause) -> ResultCode:
-        transfer = work.transfers.get(tx.transfer_id)
-        if transfer is not None and transfer.task_linked and transfer.settled_by != own_cause:
-            return R.TRANSFER_LINKED_TO_TASK
-        code: ResultCode = original(work, tx, own_cause)
-        return code
-
-    monkeypatch.setattr(spec.ledger, "validate_settle", validate_settle)
-
-
 MUTANTS: dict[str, tuple[Callable[[pytest.MonkeyPatch], None], set[str]]] = {
-    "rollback_forgets_to_unlock": (rollback_forgets_to_unlock, {
+    "rollback_keeps_the_lock": (rollback_keeps_the_lock, {
         "ledger/codes/atp_transfer_rollback.ok", "ledger/deadline/rollback_at_deadline_accepted",
     }),
-    "expiry_at_the_deadline": (expiry_at_the_deadline, {
+    "expiry_on_the_deadline": (expiry_on_the_deadline, {
         "ledger/deadline/proof_at_deadline_accepted", "ledger/deadline/commit_at_deadline_accepted",
         "ledger/deadline/nothing_expires_at_the_deadline",
     }),
@@ -202,7 +164,8 @@ MUTANTS: dict[str, tuple[Callable[[pytest.MonkeyPatch], None], set[str]]] = {
         "ledger/precedence/atp_transfer_rollback.unauthorized_platform.before.transfer_linked_to_task",
     }),
 }
-"""Each broken ledger, and cases that must kill it (every one of them)."""
+"""Each broken ledger (a mutant node's bug, `conformance.mutants`), and cases that
+must kill it (every one of them)."""
 
 
 @pytest.fixture
