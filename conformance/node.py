@@ -126,6 +126,11 @@ class NodeProcess:
     def request(self, body: dict[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
         """Send one request and wait for its answer (at most `timeout_s`, by default
         `REQUEST_TIMEOUT_S`); an `error` answer is returned as is."""
+        kind, msg_id = self.send(body)
+        return self.answer_to(kind, msg_id, REQUEST_TIMEOUT_S if timeout_s is None else timeout_s)
+
+    def send(self, body: dict[str, Any]) -> tuple[RequestType, int]:
+        """Write one request without waiting for its answer: what `answer_to` then waits for."""
         msg_id = self.next_id
         self.next_id += 1
         kind = RequestType(body["type"])
@@ -136,7 +141,7 @@ class NodeProcess:
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise NodeFailure(Verdict.CRASH, f"the node exited (status {self.process.poll()}) before {kind}") from None
-        return self.answer_to(kind, msg_id, REQUEST_TIMEOUT_S if timeout_s is None else timeout_s)
+        return kind, msg_id
 
     def answer_to(self, kind: RequestType, msg_id: int, timeout_s: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
@@ -229,8 +234,18 @@ class NodeSession:
         return require_ok(self.node.request(request, timeout_s), "init")
 
     def request(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.receive(self.send(body))
+
+    def send(self, body: dict[str, Any]) -> Any:
+        """Write a request and return at once: a player keeps several nodes busy so,
+        then collects each answer with `receive`."""
         assert self.node is not None, "init first"
-        return require_ok(self.node.request(body), str(body["type"]))
+        return self.node.send(body)
+
+    def receive(self, pending: Any) -> dict[str, Any]:
+        assert self.node is not None, "init first"
+        kind, msg_id = pending
+        return require_ok(self.node.answer_to(kind, msg_id, REQUEST_TIMEOUT_S), str(kind))
 
     def log_mark(self) -> int:
         if self.node is None:
@@ -276,6 +291,14 @@ class InProcessSession:
         except RequestError as error:
             raise NodeFailure(Verdict.ERROR, f"{body['type']} answered error {int(error.code)}: {error}") from None
         return {"type": ANSWER_TYPES[RequestType(body["type"])], **answer}
+
+    def send(self, body: dict[str, Any]) -> Any:
+        """The answer, computed now; `receive` hands it over."""
+        return self.request(body)
+
+    def receive(self, pending: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = pending
+        return answer
 
     def log_mark(self) -> int:
         return 0

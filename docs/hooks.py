@@ -1354,7 +1354,8 @@ def render(kind: str, argument: str | None) -> str:
 def conformance_table(what: str) -> str:
     """`cases`: the committed cases, counted per runner and handler; `kills`: the cases
     that kill each mutant node (`conformance/mutant_kills.json`); `errors`: the adapter
-    protocol's error codes; `mutants`: each mutant node and its bug."""
+    protocol's error codes; `mutants`: each mutant node and its bug; `scope`: the
+    exhaustive N = 4 schedule scope."""
     from conformance.cases import VECTORS_ROOT, load_cases
     from conformance.generate import KILLS_FILE
     from conformance.mutants import MUTANT_NODES
@@ -1381,6 +1382,12 @@ def conformance_table(what: str) -> str:
         for code in ErrorCode:
             definite = "yes" if code in DEFINITE_ERRORS else "no"
             rows.append(f"| {int(code)} | `{code.name.lower()}` | {definite} | {cell(code_doc(ErrorCode, code.name))} |")
+        return "\n".join(rows)
+    if what == "scope":
+        from conformance.schedules import scope_description
+
+        rows = ["| the N = 4 scope | |", "|---|--:|"]
+        rows += [f"| `{key}` | {cell(str(value))} |" for key, value in scope_description().items()]
         return "\n".join(rows)
     if what == "mutants":
         rows = ["| `--mutant` | the bug |", "|---|---|"]
