@@ -499,9 +499,10 @@ SUITE_CATCHES = {
     "boundary_sender_signature_only": "replica/refusals/certificate_signature_invalid",
 }
 """The replica and boundary variants the conformance suite's replica cases catch, and
-a case that does. The NEW-VIEW and batching variants pass them: no vector has view
-changes whose certificates conflict at a height, or a primary whose pending requests
-do not fit in order; the differential runs above catch those two."""
+a case that does. The NEW-VIEW and batching variants pass every runner (replica and
+schedules included): no vector has view changes whose certificates conflict at a
+height, or a primary whose pending requests do not fit in order; the differential
+runs above catch those two."""
 
 
 def replica_suite_failures(command: str, runners: set[str]) -> list[str]:
@@ -513,11 +514,13 @@ def replica_suite_failures(command: str, runners: set[str]) -> list[str]:
     return [result.case_id for result in run_cases(RUNNERS, command, cases, False) if result.verdict.value != "pass"]
 
 
-def test_the_reference_adapter_passes_the_encoding_and_replica_cases() -> None:
-    """The conformance suite's encoding and replica runners, against `python -m reference.adapter`."""
+def test_the_reference_adapter_passes_the_encoding_replica_and_schedule_cases() -> None:
+    """The conformance suite's encoding, replica and schedules runners (the ledger's is in
+    tests/test_reference_ledger.py), against `python -m reference.adapter`."""
     import sys
 
-    assert replica_suite_failures(f"{sys.executable} -m reference.adapter", {"encoding", "replica"}) == []
+    command = f"{sys.executable} -m reference.adapter"
+    assert replica_suite_failures(command, {"encoding", "replica", "schedules"}) == []
 
 
 @pytest.mark.parametrize("variant", sorted(SUITE_CATCHES))
