@@ -85,7 +85,7 @@ from spec.wire.messages import (
     ViewChange,
 )
 from spec.wire.state_root import state_root
-from spec.wire.types import AnyTransaction, Block
+from spec.wire.types import AnyTransaction, Block, Genesis
 
 DIFFERENTIAL_SEED = 20261202
 """The seed every differential run starts from (printed with any disagreement)."""
@@ -137,19 +137,21 @@ def message_bytes(messages: tuple[Message, ...]) -> list[str]:
 class Twin:
     """One replica run by the spec and by the reference, side by side."""
 
-    def __init__(self, replica: ReplicaId, max_block_transactions: int, replica_class: type[Replica] = Replica):
+    def __init__(self, replica: ReplicaId, max_block_transactions: int, replica_class: type[Replica] = Replica,
+                 genesis: Genesis = GENESIS, interval: int = 2, window: int = 4, clock: int = CLOCK):
         self.replica = replica
+        n = len(genesis.platforms)
         self.config = pbft.ConsensusConfig(
-            chain=chain_from_genesis(GENESIS), genesis_state=state_from_genesis(GENESIS),
-            platforms=tuple(p.name for p in GENESIS.platforms), f=pbft.fault_tolerance(N),
-            quorum=pbft.quorum_size(N, pbft.fault_tolerance(N)), checkpoint_interval=2, watermark_window=4,
-            max_block_transactions=max_block_transactions,
+            chain=chain_from_genesis(genesis), genesis_state=state_from_genesis(genesis),
+            platforms=tuple(p.name for p in genesis.platforms), f=pbft.fault_tolerance(n),
+            quorum=pbft.quorum_size(n, pbft.fault_tolerance(n)), checkpoint_interval=interval,
+            watermark_window=window, max_block_transactions=max_block_transactions,
         )
-        self.spec = pbft.initial_replica_state(self.config, replica, CLOCK)
-        chain = reference_chain(GENESIS)
+        self.spec = pbft.initial_replica_state(self.config, replica, clock)
+        chain = reference_chain(genesis)
         ledger = Ledger(chain)
-        group = make_group(chain, ledger.state_root(), 2, 4, max_block_transactions)
-        self.reference = replica_class(group, replica, CLOCK, ledger)
+        group = make_group(chain, ledger.state_root(), interval, window, max_block_transactions)
+        self.reference = replica_class(group, replica, clock, ledger)
 
     def step(self, event: Input) -> tuple[Message, ...]:
         """Step both; raise `Disagreement` naming the first field that differs."""
@@ -198,13 +200,16 @@ class Run:
     """What was stepped so far, for the failure message."""
 
     log: list[str] = field(default_factory=list)
+    context: str = ""
+    """What else reproduces the run (a walk's seed)."""
 
     def step(self, twin: Twin, event: Input) -> tuple[Message, ...]:
         self.log.append(f"  {len(self.log) + 1}. to replica {twin.replica}: {described(event)}")
         try:
             return twin.step(event)
         except Disagreement as error:
-            raise Disagreement(f"step {len(self.log)}: {error}\nseed {DIFFERENTIAL_SEED}; the inputs:\n"
+            raise Disagreement(f"step {len(self.log)}: {error}\nseed {DIFFERENTIAL_SEED}{self.context}; "
+                               "the inputs:\n"
                                + "\n".join(self.log)) from None
 
 
@@ -463,6 +468,28 @@ def checkpoint_root(twin: Twin, height: int) -> str:
 @given(st.data())
 def test_primary_runs_agree_with_the_spec(data: st.DataObject) -> None:
     primary_run(data)
+
+
+# --- the checker's model: random walks ---------------------------------------------------------------------------
+@seed(DIFFERENTIAL_SEED)
+@settings(max_examples=15, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1))
+def test_model_walks_agree_with_the_spec(walk_seed: int) -> None:
+    """A seeded random walk through the checker's n4f1 model (Thor Byzantine: one
+    message of its choosing), as the `paths` vectors are made: every correct
+    replica's inputs, in order, stepped into a twin."""
+    from conformance.replica_vectors import path_traces, replica_inputs
+    from spec.wire.json_form import from_json
+
+    (_, document), = path_traces(seed=walk_seed, walks=1, length=60)
+    config = document["config"]
+    genesis = from_json(Genesis, document["genesis"])
+    for replica, inputs in sorted(replica_inputs(document).items()):
+        twin = Twin(replica, config["max_block_transactions"], Replica, genesis, config["checkpoint_interval"],
+                    config["watermark_window"], config["clocks_ms"][str(replica)])
+        run = Run(context=f", walk seed {walk_seed}")
+        for event in inputs:
+            run.step(twin, event)
 
 
 # --- negative controls ----------------------------------------------------------------------------------------
