@@ -111,8 +111,8 @@ class Node:
             raise RequestError(MALFORMED_REQUEST, f"genesis: {error}") from None
         ledger = self.parts.make_ledger(chain)
         replica = None
-        if request.get("replica") is not None:
-            replica = self.new_replica(request, chain, ledger)
+        if request.get("replica") is not None:  # a ledger of its own: `apply_blocks` does not touch it
+            replica = self.new_replica(request, chain, self.parts.make_ledger(chain))
         self.chain, self.ledger, self.replica = chain, ledger, replica
         return {"implementation": IMPLEMENTATION, "version": SPEC_VERSION, "protocol": PROTOCOL_VERSION}
 
@@ -149,7 +149,7 @@ class Node:
         return {"receipts": receipts, "state_roots": roots, "summary": ledger_summary(ledger)}
 
     def on_state(self) -> dict[str, Any]:
-        ledger = self.initialised("state")
+        ledger = self.initialised("state") if self.replica is None else self.replica.ledger
         answer: dict[str, Any] = {"state_root": ledger.state_root(), "summary": ledger_summary(ledger)}
         if self.replica is not None:
             answer["view"] = self.replica.view

@@ -556,3 +556,60 @@ def test_the_replica_cases_catch_variant(variant: str) -> None:
 
     failures = replica_suite_failures(f"{sys.executable} -m reference.adapter --variant {variant}", {"replica"})
     assert any(case_id.startswith(SUITE_CATCHES[variant]) for case_id in failures), failures
+
+
+def test_the_adapter_answers_as_the_spec_node_on_one_session() -> None:
+    """Request by request, the reference adapter and the spec node give the same answers
+    (but their names): encoding before any init, a replica's init, steps (a timer, a
+    client request, a frame for another chain, bytes that are no envelope), blocks
+    applied beside the replica (its own ledger stays as it was), state, a bad request."""
+    import json
+
+    from conformance import spec_node
+    from conformance.protocol import input_form
+    from reference.adapter import Node, answer
+    from reference.variants import Parts
+    from spec.wire.message_encoding import block_bytes
+
+    seeds = {number: b"%d" % number * 32 for number in range(N)}
+    lock_hex = input_form(CHAIN_ID, seeds, ClientRequest(REQUESTS[0]))["transactions"][0]
+    other_chain = input_form("another-chain", seeds, Prepare(0, 1, BOGUS_ROOT, 2))
+    requests: list[dict[str, Any]] = [
+        {"type": "decode", "what": "transaction", "hex": lock_hex},
+        {"type": "decode", "what": "envelope", "hex": "00"},
+        {"type": "init", "protocol": "fedspec-adapter/1", "genesis": to_json(GENESIS), "replica": 0, "clock_ms": CLOCK,
+         "consensus": {"checkpoint_interval": 2, "watermark_window": 4, "max_block_transactions": 2}},
+        {"type": "steps", "inputs": [
+            {"kind": "timer", "timer": "FETCH", "now_ms": CLOCK + 5},
+            input_form(CHAIN_ID, seeds, ClientRequest(REQUESTS[3])),
+            other_chain,
+            {"kind": "message", "envelope": "00ff"},
+        ]},
+        {"type": "step", "input": {"kind": "timer", "timer": "SOON", "now_ms": 1}},
+        {"type": "apply_blocks", "blocks": [block_bytes(Block(header=make_header(
+            state_from_genesis(GENESIS), T0 + 1, THOR, REQUESTS[0]), transactions=REQUESTS[0])).hex()]},
+        {"type": "state"},
+        {"type": "bogus"},
+        {"type": "shutdown"},
+    ]
+    reference = Node(Parts())
+    spec: Any = None
+    answers: list[dict[str, Any]] = []
+    for number, request in enumerate(requests):
+        line = json.dumps({**request, "msg_id": number})
+        ours, _ = answer(reference, line)
+        try:
+            spec, body = spec_node.answer_body(spec, {**request, "msg_id": number})
+            theirs = {"type": f"{request['type']}_ok", "in_reply_to": number, **body}
+        except spec_node.RequestError as error:
+            theirs = {"type": "error", "in_reply_to": number, "code": int(error.code)}
+        for answer_fields in (ours, theirs):
+            answer_fields.pop("implementation", None)
+            answer_fields.pop("text", None)
+            answer_fields.pop("definite", None)
+        assert ours == theirs, f"request {number} ({request['type']})"
+        answers.append(ours)
+    refusals = [result["refusal"] for result in answers[3]["results"]]
+    assert refusals == [None, None, "CHAIN_ID_MISMATCH", refusals[3]] and refusals[3] is not None
+    assert [answers[number]["type"] for number in (4, 7)] == ["error", "error"]
+    assert answers[5]["state_roots"][0] != answers[6]["state_root"]  # the replica's ledger is its own
