@@ -233,16 +233,18 @@ def test_the_reference_adapter_passes_the_ledger_cases() -> None:
     assert cases and not failed
 
 
-def test_the_adapter_declines_replica_requests_for_now() -> None:
+def test_the_adapter_steps_no_replica_when_init_named_none() -> None:
+    """A ledger alone (`replica` null) takes blocks, not replica inputs: error 14, as the spec node answers."""
     import json
 
     from reference.adapter import Node, answer
+    from reference.variants import Parts
 
-    node = Node(Ledger)
+    node = Node(Parts())
     init = {"type": "init", "msg_id": 1, "protocol": "fedspec-adapter/1", "genesis": to_json(GENESIS), "replica": None}
     assert answer(node, json.dumps(init))[0]["type"] == "init_ok"
     reply, _ = answer(node, json.dumps({"type": "step", "msg_id": 2, "input": {}}))
-    assert (reply["type"], reply["code"], reply["definite"]) == ("error", 10, True)
+    assert (reply["type"], reply["code"], reply["definite"]) == ("error", 14, True)
 
 
 def test_the_tree_keeps_the_wire_layers_root_as_it_grows_deeper() -> None:
