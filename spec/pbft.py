@@ -254,13 +254,18 @@ def proposal_order(request: tuple[AnyTransaction, ...]) -> tuple[int, str]:
     return PROPOSAL_RANK[first.type], transaction_hash(first).hex()
 
 
-def request_refusal(config: ConsensusConfig, request: tuple[AnyTransaction, ...]) -> Refusal | None:
-    """A request is one transaction, or a FEDERATION_TASK and its LOCK; it fits in a
-    block, and each of its transactions passes the static checks."""
+def request_shape_refusal(request: tuple[AnyTransaction, ...]) -> Refusal | None:
+    """A request is one transaction, or a FEDERATION_TASK and its LOCK."""
     if len(request) == 0 or len(request) > 2:
         return Refusal.REQUEST_MALFORMED
     if len(request) == 2 and request[0].type != "FEDERATION_TASK":
         return Refusal.REQUEST_MALFORMED
+    return None
+
+
+def request_refusal(config: ConsensusConfig, request: tuple[AnyTransaction, ...]) -> Refusal | None:
+    """A well-shaped request fits in a block, and each of its transactions passes the
+    static checks."""
     if len(request) > config.max_block_transactions:
         return Refusal.REQUEST_LARGER_THAN_BLOCK
     for index in range(len(request)):
@@ -273,6 +278,11 @@ def request_refusal(config: ConsensusConfig, request: tuple[AnyTransaction, ...]
 def client_request_refusal(
     config: ConsensusConfig, state: ReplicaState, request: tuple[AnyTransaction, ...]
 ) -> Refusal | None:
+    """The shape first: whether a request is pending or executed is asked of its first
+    transaction, which an empty request does not have."""
+    shape = request_shape_refusal(request)
+    if shape is not None:
+        return shape
     if request in state.pending:
         return Refusal.REQUEST_ALREADY_PENDING
     if request_is_executed(state, request):

@@ -182,6 +182,8 @@ CASES: dict[str, tuple[Refusal, Callable[[], Case]]] = {
     "a request already executed": (
         Refusal.REQUEST_ALREADY_EXECUTED, lambda: (CONFIG, executed_height_1()[1], REQUEST)),
     "an empty request": (Refusal.REQUEST_MALFORMED, lambda: (CONFIG, backup(), ClientRequest(()))),
+    "an empty request after a block (its shape is asked before its first transaction)": (
+        Refusal.REQUEST_MALFORMED, lambda: (CONFIG, executed_height_1()[1], ClientRequest(()))),
     "a lock followed by its task": (
         Refusal.REQUEST_MALFORMED, lambda: (CONFIG, backup(), ClientRequest(REQUEST.transactions[::-1]))),
     "a task and its lock, one transaction a block": (
