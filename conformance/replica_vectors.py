@@ -756,8 +756,9 @@ def sends_exactly(expected: Sequence[Message]) -> Callable[[list[Message]], bool
 
 def new_view_regressions(story: Story) -> list[Regression]:
     """Conflicting prepared certificates for height 1, from views 0 and 1: the NEW-VIEW
-    of view 4 must re-propose the one of the highest view (view 1), whichever view
-    change carries it, at the primary that makes it and at a backup that checks it."""
+    of view 4 must re-propose the one of the highest view (view 1), though view 0's
+    comes first in sender order, at the primary that makes it and at a backup that
+    checks it."""
     legion, nova = conflicting_view_changes(story)
     highest = nova.prepared[0].pre_prepare.digest
     primary_view_change = ViewChange(REGRESSION_VIEW, pbft.genesis_checkpoint(story.config), (), 0)
