@@ -167,7 +167,7 @@ def control_request(layout: ClusterLayout, replica: int, request: dict[str, Any]
 
 def status(layout: ClusterLayout, replica: int) -> dict[str, Any] | None:
     answer = control_request(layout, replica, {"op": "status"})
-    return None if answer is None or not answer.get("ok") else answer["status"]  # type: ignore[no-any-return]
+    return None if answer is None or not answer.get("ok") else answer["status"]
 
 
 def wait_until(condition: Any, timeout: float, interval: float = 0.05) -> bool:

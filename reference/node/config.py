@@ -25,7 +25,7 @@ naming the key and what is wrong, never a traceback.
 """
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +161,7 @@ def checked_limits(limits: Limits) -> Limits:
 
 def settings(data: dict[str, Any], place: str, kind: type) -> dict[str, int]:
     """Positive integers for the fields of `kind` that `data` names; unknown keys refused."""
-    names = set(kind.__dataclass_fields__)
+    names = {entry.name for entry in fields(kind)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"{place}.{unknown[0]}: unknown key (known: {', '.join(sorted(names))})")
@@ -221,6 +221,6 @@ def config_toml(config: NodeConfig, base: Path) -> str:
         lines += ["[[peers]]", f"replica = {peer.replica}", f'host = "{peer.host}"', f"port = {peer.port}", ""]
     for name, group in (("consensus", config.consensus), ("timers", config.timers), ("limits", config.limits)):
         lines.append(f"[{name}]")
-        lines += [f"{key} = {getattr(group, key)}" for key in group.__dataclass_fields__]
+        lines += [f"{entry.name} = {getattr(group, entry.name)}" for entry in fields(group)]
         lines.append("")
     return "\n".join(lines)

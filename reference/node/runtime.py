@@ -280,7 +280,6 @@ class Node:
 
         server = uvicorn.Server(uvicorn.Config(make_app(self), host=self.config.http_host,
                                                port=self.config.http_port, log_level="warning"))
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the node owns them
         self.http_server = server
         self.tasks.append(asyncio.create_task(server.serve()))
         return True
@@ -642,7 +641,7 @@ class Node:
     # --- the control socket (local tools and tests) -----------------------------------------------------
     def control_status(self) -> dict[str, Any]:
         return {
-            **dict(to_json(self.status())),  # type: ignore[arg-type]
+            **dict(to_json(self.status())),
             "state_root": self.ledger.state_root(),
             "drops": dict(self.transport.drops), "events": dict(self.events), "refusals": dict(self.refusals),
             "pid": os.getpid(),
