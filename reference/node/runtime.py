@@ -226,8 +226,8 @@ class Node:
         """What the node did besides stepping: withheld votes, unknown signatures, relays..."""
         self.refusals: Counter[str] = Counter()
         """Inputs the core refused, by refusal name."""
-        self.evidence: dict[int, set[int]] = {}
-        """Height -> peers whose votes show it executed; f + 1 of them include a correct replica."""
+        self.evidence: dict[tuple[str, int], set[int]] = {}
+        """(kind, height) -> peers whose votes show the height executed (`note_evidence`)."""
         self.behind_until = 0
         self.transaction_positions: dict[str, tuple[int, int]] = {}
         """Committed transaction hash -> (height, index in its block)."""
@@ -295,6 +295,7 @@ class Node:
                 self.signatures.remember(obligations, stored.signatures)
             replica.execute(stored.block, stored.certificate)
             self.index_block(replica.height)
+            self.check_snapshot(storage, replica.height)
         stable = storage.stable_checkpoint()
         if stable is not None:
             certificate, signatures = stable
@@ -312,6 +313,15 @@ class Node:
             replica.view, replica.active, replica.slot = view, False, None
         replica.outputs = []
         self.metrics_registry.set_committed_height(replica.height)
+
+    def check_snapshot(self, storage: Storage, height: int) -> None:
+        """A replayed checkpoint height must give the state root stored when it was first executed."""
+        if height % self.group.checkpoint_interval != 0:
+            return
+        kept = storage.snapshot(height)
+        if kept is not None and kept[0] != self.ledger.state_root():
+            raise NodeError(f"{storage.path}: replaying the stored blocks to height {height} gives state root "
+                            f"{self.ledger.state_root()}, not the {kept[0]} stored: the database is damaged")
 
     # --- stepping -----------------------------------------------------------------------------------
     def step(self, event: Input) -> Refusal | None:
@@ -363,6 +373,8 @@ class Node:
             signatures = ()
         self.storage.put_block(block, certificate, signatures)
         self.index_block(height)
+        if height % self.group.checkpoint_interval == 0 and height == self.ledger.height:  # its checkpoint vote's state
+            self.storage.put_snapshot(height, self.ledger.state_root(), to_json(self.snapshot()))
 
     def index_block(self, height: int) -> None:
         block = self.replica.blocks[height - 1]
@@ -381,8 +393,7 @@ class Node:
         if signatures is None:
             self.events["checkpoint_certificate_signature_unknown"] += 1
             return
-        snapshot = to_json(self.snapshot()) if certificate.height == self.replica.height else None
-        self.storage.put_checkpoint(certificate, signatures, snapshot)
+        self.storage.put_checkpoint(certificate, signatures)
         for key in [key for key, entry in self.journal.items() if entry.height <= certificate.height
                     and key.split("/")[0] in ("PrePrepare", "Prepare", "Commit", "Checkpoint")]:
             del self.journal[key]
@@ -495,18 +506,22 @@ class Node:
         return False
 
     def note_evidence(self, message: Message) -> None:
-        """Votes at heights above the next one, from f + 1 peers, show this replica is behind."""
+        """Votes showing heights this replica has not executed. A vote for height h shows h - 1 was
+        executed by its sender, a checkpoint vote its own height; f + 1 senders include a correct
+        replica. A quorum of commits for h shows h itself is committed."""
+        if isinstance(message, Commit):
+            self.count_evidence(("commit", message.height), message.sender, self.group.quorum, message.height)
         if isinstance(message, (PrePrepare, Prepare, Commit)):
-            executed = message.height - 1
+            self.count_evidence(("vote", message.height - 1), message.sender, self.group.f + 1, message.height - 1)
         elif isinstance(message, Checkpoint):
-            executed = message.height
-        else:
-            return
+            self.count_evidence(("vote", message.height), message.sender, self.group.f + 1, message.height)
+
+    def count_evidence(self, key: tuple[str, int], sender: int, needed: int, executed: int) -> None:
         if executed <= self.replica.height:
             return
-        senders = self.evidence.setdefault(executed, set())
-        senders.add(message.sender)
-        if len(senders) >= self.group.f + 1:
+        senders = self.evidence.setdefault(key, set())
+        senders.add(sender)
+        if len(senders) >= needed:
             self.behind_until = max(self.behind_until, executed)
 
     # --- timers ------------------------------------------------------------------------------------------
@@ -539,8 +554,8 @@ class Node:
         """Ask for the next block when peers' votes show this replica is behind (the core asks by itself
         only when checkpoints show it)."""
         replica = self.replica
-        for height in [height for height in self.evidence if height <= replica.height]:
-            del self.evidence[height]
+        for key in [key for key in self.evidence if key[1] <= replica.height]:
+            del self.evidence[key]
         if self.behind_until > replica.height and replica.known_height <= replica.height:
             send = self.outbound(BlockRequest(replica.height + 1, replica.replica))
             if send is not None:
@@ -643,7 +658,7 @@ class Node:
         return {
             **dict(to_json(self.status())),
             "state_root": self.ledger.state_root(),
-            "drops": dict(self.transport.drops), "events": dict(self.events), "refusals": dict(self.refusals),
+            "drops": dict(self.transport.drops), "outbound": dict(self.transport.outbound_events), "events": dict(self.events), "refusals": dict(self.refusals),
             "pid": os.getpid(),
         }
 

@@ -5,8 +5,10 @@ Tables:
 * `blocks`: every committed block (canonical bytes) with its commit certificate and the
   certificate's signatures (in obligation order), so the node can answer BLOCK-REQUEST with a
   certificate any peer can verify;
-* `checkpoints`: each stable checkpoint certificate with its signatures, and a snapshot of the
-  ledger state at that height (`spec.wire.json_form` of a `LedgerState`);
+* `checkpoints`: each stable checkpoint certificate with its signatures;
+* `snapshots`: the ledger state (`spec.wire.json_form` of a `LedgerState`) at each checkpoint height
+  the replica executed, and its state root; those below the stable checkpoint are deleted when it
+  moves. (A restart replays the blocks, and the replayed root must equal the snapshot's.)
 * `prepared`: the prepared certificates (with signatures) a VIEW-CHANGE must carry;
 * `journal`: the VOTE JOURNAL. Every message the replica signs is written here, and the write
   committed, BEFORE the message is sent. One row per vote slot (`vote_key`): a restarted replica
@@ -55,7 +57,9 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS blocks (
     height INTEGER PRIMARY KEY, block BLOB NOT NULL, certificate TEXT NOT NULL, signatures TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (
-    height INTEGER PRIMARY KEY, certificate TEXT NOT NULL, signatures TEXT NOT NULL, snapshot TEXT NOT NULL);
+    height INTEGER PRIMARY KEY, certificate TEXT NOT NULL, signatures TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (
+    height INTEGER PRIMARY KEY, state_root TEXT NOT NULL, snapshot TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS prepared (
     height INTEGER PRIMARY KEY, certificate TEXT NOT NULL, signatures TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (
@@ -125,10 +129,17 @@ class Storage:
             "INSERT OR REPLACE INTO blocks VALUES (?, ?, ?, ?)",
             (block.header.height, block_bytes(block), json.dumps(to_json(certificate)), json.dumps(signatures)))
 
-    def put_checkpoint(self, certificate: CheckpointCertificate, signatures: tuple[str, ...], snapshot: object) -> None:
+    def put_snapshot(self, height: int, state_root: str, snapshot: object) -> None:
+        self.connection.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
+                                (height, state_root, json.dumps(snapshot)))
+
+    def put_checkpoint(self, certificate: CheckpointCertificate, signatures: tuple[str, ...]) -> None:
+        """The new stable checkpoint; what it makes unnecessary is deleted (votes in the journal at or
+        below it but view changes, prepared certificates and snapshots below it)."""
         self.connection.execute(
-            "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)",
-            (certificate.height, json.dumps(to_json(certificate)), json.dumps(signatures), json.dumps(snapshot)))
+            "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)",
+            (certificate.height, json.dumps(to_json(certificate)), json.dumps(signatures)))
+        self.connection.execute("DELETE FROM snapshots WHERE height < ?", (certificate.height,))
         self.connection.execute("DELETE FROM prepared WHERE height <= ?", (certificate.height,))
         self.connection.execute(
             "DELETE FROM journal WHERE height <= ? AND vote_key NOT LIKE 'ViewChange/%' AND vote_key NOT LIKE "
@@ -173,6 +184,11 @@ class Storage:
         if row is None:
             return None
         return from_json(CheckpointCertificate, json.loads(row[0])), tuple(json.loads(row[1]))
+
+    def snapshot(self, height: int) -> tuple[str, object] | None:
+        """The state root and JSON-form ledger state at a checkpoint height, if kept."""
+        row = self.connection.execute("SELECT state_root, snapshot FROM snapshots WHERE height = ?", (height,)).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
 
     def prepared_certificates(self) -> list[tuple[PreparedCertificate, tuple[str, ...]]]:
         rows = self.connection.execute("SELECT certificate, signatures FROM prepared ORDER BY height")

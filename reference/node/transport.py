@@ -97,8 +97,10 @@ class Transport:
         self.limits = limits
         self.handle_frame = handle_frame
         self.drops: Counter[str] = Counter()
-        """Inbound frames dropped, and connections refused or closed, by reason."""
-        self.links = {peer.replica: PeerLink(peer, limits, timers, self.drops) for peer in peers}
+        """Inbound frames dropped, and inbound connections refused or closed, by reason."""
+        self.outbound_events: Counter[str] = Counter()
+        """Outbound frames not queued (`send_queue_full`) and connections lost (`peer_connection_lost`)."""
+        self.links = {peer.replica: PeerLink(peer, limits, timers, self.outbound_events) for peer in peers}
         self.server: asyncio.Server | None = None
         self.inbound: set[asyncio.Task[None]] = set()
         self.frames_received = 0
