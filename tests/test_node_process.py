@@ -64,10 +64,17 @@ def test_killed_replica_restarts_catches_up_and_agrees(running: Any) -> None:
 
     processes[3] = start_replica(layout, 3)
     assert wait_until(lambda: height(layout, 3) >= before, HANG_GUARD_SECONDS)  # reloaded from SQLite
-    submit(layout, 2, range(10, 14))
-    assert wait_until(lambda: all(committed_transactions(layout, r) == 14 for r in range(4)), HANG_GUARD_SECONDS)
+    # it catches up with no further load: its peers' retransmitted votes show it is behind
+    assert wait_until(lambda: committed_transactions(layout, 3) == 10, HANG_GUARD_SECONDS)
+
+    # it rejoins: with replica 2 killed, no quorum forms without replica 3
+    kill_process(processes[2])
+    submit(layout, 1, range(10, 14))
+    alive = (0, 1, 3)
+    assert wait_until(lambda: all(committed_transactions(layout, r) == 14 for r in alive), HANG_GUARD_SECONDS)
     chains = [[block_hash(block.header) for block in read_chain(layout, r)] for r in range(4)]
-    assert all(chain == chains[0] for chain in chains)
-    roots = {status(layout, r)["state_root"] for r in range(4)}  # type: ignore[index]
+    assert chains[0] == chains[1] == chains[3]
+    assert chains[2] == chains[0][:len(chains[2])]  # the dead one's chain is a prefix
+    roots = {status(layout, r)["state_root"] for r in alive}  # type: ignore[index]
     assert len(roots) == 1
-    assert processes[3].poll() is None and all(process.poll() is None for process in processes)
+    assert all(processes[r].poll() is None for r in alive)
