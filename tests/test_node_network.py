@@ -3,6 +3,7 @@
 * four replicas commit submitted signed transactions and agree (same chain, same root);
 * frames that are oversized, malformed or wrongly signed are dropped and counted by reason,
   and the group goes on committing;
+* catch-up takes a block only with a quorum's commit certificate, never one peer's word;
 * the vote journal: a replica restarted and offered a conflicting proposal for a slot it voted in
   sends its journalled vote again, never a different one (negative control: without its
   journal it does send the different vote).
@@ -18,7 +19,7 @@ from spec.constants import ZERO_HASH
 from spec.wire.decoding import decode_envelope
 from spec.wire.encoding import block_hash, transaction_root
 from spec.wire.envelope import envelope_bytes, sign_envelope
-from spec.wire.messages import Prepare, PrePrepare
+from spec.wire.messages import BlockResponse, CommitCertificate, Prepare, PrePrepare
 from spec.wire.types import Block, BlockHeader
 from tests.node_helpers import balance_set, block_hashes, cluster, wait_for, with_data_dir, with_nodes
 
@@ -168,3 +169,32 @@ def test_journal_keeps_a_restarted_replica_from_voting_twice(tmp_path: Path) -> 
     # negative control: restarted without its journal, the replica votes for the other block
     digests, _, first, second = asyncio.run(asyncio.wait_for(scenario(tmp_path / "control-before", tmp_path / "control-after"), 60))
     assert second in digests
+
+
+def test_catch_up_takes_a_block_only_with_a_quorum_certificate(tmp_path: Path) -> None:
+    """One peer's word is not enough: a BLOCK-RESPONSE needs a commit certificate of a quorum, every
+    signature checked at the boundary."""
+    layout, configs = cluster(tmp_path)
+    seeds = dict(enumerate(layout.platform_seeds))
+    now = __import__("time").time_ns() // 1_000_000
+    txs = (balance_set(layout, 1),)
+    header = BlockHeader(height=1, previous_hash=ZERO_HASH, timestamp_ms=now, proposer="platform-0",
+                         transaction_root=transaction_root(txs))
+    block = Block(header=header, transactions=txs)
+
+    def response(signers: frozenset[int], keys: dict[int, bytes]) -> bytes:
+        message = BlockResponse(block, CommitCertificate(0, 1, block_hash(header), signers), 3, 0)
+        return bytes([FRAME_ENVELOPE]) + envelope_bytes("fedspec-local", sign_envelope(keys, "fedspec-local", message))
+
+    async def body(nodes: list[Node]) -> None:
+        node = nodes[0]
+        assert node.on_frame(response(frozenset({0}), seeds)) is None  # authentic, but one replica's word
+        assert node.refusals["commit_certificate_invalid"] == 1 and node.replica.height == 0
+        forged = {0: seeds[0], 1: seeds[0], 2: seeds[0]}  # replica 0 signing its peers' commits
+        assert node.on_frame(response(frozenset({0, 1, 2}), forged)) == "certificate_signature_invalid"
+        assert node.replica.height == 0
+        assert node.on_frame(response(frozenset({0, 1, 2}), seeds)) is None  # control: a quorum's commits
+        assert node.replica.height == 1
+        assert node.storage is not None and node.storage.block(1) is not None
+
+    asyncio.run(asyncio.wait_for(with_nodes([configs[3]], body), 60))
