@@ -35,6 +35,7 @@ certificate of a quorum, every signature checked at the boundary: no single peer
 import asyncio
 import contextlib
 import hashlib
+import importlib
 import json
 import os
 import signal
@@ -96,6 +97,8 @@ from spec.wire.types import Block, Genesis
 
 TICK_SECONDS = 0.02
 """How often the timers are looked at (s): a timer fires at most this late."""
+HTTP_STOP_SECONDS = 2.0
+"""How long a stopping node waits for the HTTP server to finish its requests in hand."""
 MAX_REQUEST_TRANSACTIONS = 2
 """A relayed client request holds one transaction, or a task and its lock."""
 
@@ -252,13 +255,15 @@ class Node:
         self.control_server = await asyncio.start_unix_server(self.serve_control, str(self.control_path()))
 
     async def stop(self) -> None:
+        if self.http_server is not None:  # let it finish the requests in hand, then the rest stops
+            self.http_server.should_exit = True
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(self.tasks[-1]), HTTP_STOP_SECONDS)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self.http_server is not None:
-            self.http_server.should_exit = True
         if self.control_server is not None:
             self.control_server.close()
         await self.transport.stop()
@@ -269,17 +274,23 @@ class Node:
         return self.config.data_dir / "control.sock"
 
     async def serve_http(self) -> bool:
-        """Serve the HTTP API inside this process, if this build has one (`reference.node.api`)."""
+        """Serve the HTTP API inside this process, on this loop, if this build has one (`reference.node.api`:
+        `api_server(handle, host, port)` or `make_app(handle)`). False if it has none or the port is 0."""
         if self.config.http_port == 0:
             return False
         try:
-            from reference.node.api import make_app  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
+            api = importlib.import_module("reference.node.api")
+        except ModuleNotFoundError as error:
+            if error.name != "reference.node.api":
+                raise
             return False
-        import uvicorn
+        if hasattr(api, "api_server"):
+            server = api.api_server(self, self.config.http_host, self.config.http_port)
+        else:
+            import uvicorn
 
-        server = uvicorn.Server(uvicorn.Config(make_app(self), host=self.config.http_host,
-                                               port=self.config.http_port, log_level="warning"))
+            server = uvicorn.Server(uvicorn.Config(api.make_app(self), host=self.config.http_host,
+                                                   port=self.config.http_port, log_level="warning"))
         self.http_server = server
         self.tasks.append(asyncio.create_task(server.serve()))
         return True
