@@ -11,8 +11,10 @@
 
 import asyncio
 import socket
+from dataclasses import replace
 from pathlib import Path
 
+from reference.node.config import Limits
 from reference.node.runtime import Node
 from reference.node.transport import FRAME_ENVELOPE, frame
 from spec.constants import ZERO_HASH
@@ -198,3 +200,27 @@ def test_catch_up_takes_a_block_only_with_a_quorum_certificate(tmp_path: Path) -
         assert node.storage is not None and node.storage.block(1) is not None
 
     asyncio.run(asyncio.wait_for(with_nodes([configs[3]], body), 60))
+
+
+def test_limits_close_extra_connections_and_persistent_offenders(tmp_path: Path) -> None:
+    layout, configs = cluster(tmp_path)
+    config = replace(configs[3], limits=Limits(max_connections=2, max_bad_frames=3))
+
+    async def body(nodes: list[Node]) -> None:
+        drops = nodes[0].transport.drops
+        port = config.listen.port
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]  # peers 0..2 are not running
+        assert await wait_for(lambda: len(nodes[0].transport.inbound) == 2)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed at once
+        assert drops["connection_limit"] == 1
+        for _, held_writer in held:
+            held_writer.close()
+        assert await wait_for(lambda: len(nodes[0].transport.inbound) == 0)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(frame(99, b"junk") * 3 + frame(99, b"never read"))
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed after the third bad frame
+        assert drops["frame_kind_unknown"] == 3 and drops["connection_closed_bad_frames"] == 1
+
+    asyncio.run(asyncio.wait_for(with_nodes([config], body), 60))

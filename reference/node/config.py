@@ -45,11 +45,13 @@ RETRANSMIT_INTERVAL_MS = 300
 RECONNECT_MIN_MS = 50
 RECONNECT_MAX_MS = 2_000
 """Backoff between attempts to reach a peer: doubling from the minimum up to the maximum."""
-MAX_FRAME_BYTES = MAX_MESSAGE_BYTES
-"""A frame longer than this is dropped and its connection closed (bytes)."""
-MAX_CONNECTIONS = 64
-"""Inbound connections accepted at once; more are closed at once."""
-MAX_QUEUED_BYTES = 64 * 1024 * 1024
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+"""A frame longer than this is dropped unread and its connection closed (bytes). At most
+MAX_MESSAGE_BYTES; 16 MiB holds a full block (about 0.5 MiB) and a NEW-VIEW of a few dozen replicas."""
+MAX_CONNECTIONS = 32
+"""Inbound connections read at once; more are closed at once. Inbound buffers are bounded by
+MAX_CONNECTIONS x MAX_FRAME_BYTES (512 MiB by default)."""
+MAX_QUEUED_BYTES = 16 * 1024 * 1024
 """Bytes waiting to be written to one peer; a frame beyond is dropped (retransmission recovers)."""
 MAX_BAD_FRAMES = 16
 """Frames dropped on one inbound connection before it is closed."""

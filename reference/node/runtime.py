@@ -39,12 +39,13 @@ import importlib
 import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from reference.chain import Chain, chain_from_genesis
 from reference.ledger import Ledger
@@ -192,6 +193,17 @@ def vote_value(chain_id: str, message: Message) -> str:
     if isinstance(message, Checkpoint):
         return message.state_root
     return hashlib.sha256(consensus_signing_message(chain_id, message)).hexdigest()
+
+
+FAIL_STOP_EXIT = 3
+"""The exit status of a node that stopped itself because it could not store what it must."""
+
+
+def fail_stop(reason: str) -> NoReturn:
+    """Stop the process at once: a replica whose state is not durable must not go on (nothing it did since
+    its last commit was sent; a restart reloads what was committed)."""
+    print(f"fatal: {reason}", file=sys.stderr, flush=True)
+    os._exit(FAIL_STOP_EXIT)
 
 
 def now_ms() -> int:
@@ -358,8 +370,8 @@ class Node:
         """Store blocks, checkpoint and certificates, and journal the outputs: one commit. Returns the frames."""
         assert self.storage is not None
         started = time.perf_counter()
-        self.storage.begin()
         try:
+            self.storage.begin()
             for executed in range(height + 1, self.replica.height + 1):
                 self.store_block(executed)
             if self.replica.stable.height > stable:
@@ -368,8 +380,9 @@ class Node:
                 if prepared.get(certificate_height) != certificate:
                     self.store_prepared(certificate)
             sends = [send for send in (self.outbound(message) for message in outputs) if send is not None]
-        finally:
             self.storage.commit()
+        except sqlite3.Error as error:
+            fail_stop(f"storage failed ({error}): a replica that cannot journal its votes must not send them")
         if outputs:
             self.metrics_registry.observe_phase("journal", time.perf_counter() - started)
         return sends

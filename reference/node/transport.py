@@ -21,6 +21,8 @@ doubling backoff. Inbound connections are only read, outbound ones only written.
 
 import asyncio
 import contextlib
+import sys
+import traceback
 from collections import Counter, deque
 from collections.abc import Callable
 
@@ -170,7 +172,11 @@ class Transport:
             else:
                 payload = await reader.readexactly(length)
                 self.frames_received += 1
-                reason = self.handle_frame(payload)
+                try:
+                    reason = self.handle_frame(payload)
+                except Exception:  # a bug of this node, not the peer's doing: log it, serve on
+                    traceback.print_exc(file=sys.stderr)
+                    reason = "node_internal_error"
             if reason is not None:
                 self.drops[reason] += 1
                 bad_frames += 1
