@@ -224,3 +224,24 @@ def test_limits_close_extra_connections_and_persistent_offenders(tmp_path: Path)
         assert drops["frame_kind_unknown"] == 3 and drops["connection_closed_bad_frames"] == 1
 
     asyncio.run(asyncio.wait_for(with_nodes([config], body), 60))
+
+
+def test_primary_stopped_the_others_change_view_and_go_on(tmp_path: Path) -> None:
+    """VIEW-CHANGE and NEW-VIEW over the network: their certificates travel with the signatures the
+    replicas kept from the votes they received (`reference.node.signatures`)."""
+    layout, configs = cluster(tmp_path)
+
+    async def body(nodes: list[Node]) -> None:
+        await nodes[1].submit([(balance_set(layout, number),) for number in range(3)])
+        assert await wait_for(lambda: agreed(nodes, 1) and all(not node.replica.pending for node in nodes))
+        await nodes[0].stop()  # the primary of view 0 is gone
+        others = nodes[1:]
+        await nodes[2].submit([(balance_set(layout, number),) for number in range(3, 6)])
+        assert await wait_for(lambda: all(
+            sum(len(block.transactions) for block in node.replica.blocks) == 6 for node in others))
+        assert all(node.replica.view >= 1 and node.replica.active for node in others)
+        assert all(node.events["certificate_signature_unknown"] == 0 for node in others)
+        assert prefix_consistent([block_hashes(node) for node in others])
+        assert len({node.ledger.state_root() for node in others}) == 1
+
+    asyncio.run(asyncio.wait_for(with_nodes(configs, body), 60))  # stopping a stopped node does nothing

@@ -254,6 +254,7 @@ class Node:
         self.tasks: list[asyncio.Task[Any]] = []
         self.control_server: asyncio.AbstractServer | None = None
         self.http_server: Any = None
+        self.stopped = False
 
     # --- life ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -267,6 +268,9 @@ class Node:
         self.control_server = await asyncio.start_unix_server(self.serve_control, str(self.control_path()))
 
     async def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
         if self.http_server is not None:  # let it finish the requests in hand, then the rest stops
             self.http_server.should_exit = True
             with contextlib.suppress(asyncio.TimeoutError, Exception):
