@@ -790,8 +790,8 @@ node_app = plain_typer("Run a replica of the reference node.")
 app.add_typer(node_app, name="node")
 
 
-@node_app.command("run")
-def node_run(config: Path = typer.Argument(..., help="The replica's TOML configuration.")) -> None:
+@node_app.command("run", cls=PlainCommand)
+def node_run(config: Path = typer.Argument(..., metavar="CONFIG", help="The replica's TOML configuration.")) -> None:
     """Run one replica until SIGTERM or SIGINT (reference.node.runtime)."""
     from reference.node.__main__ import main as node_main
 
