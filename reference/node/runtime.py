@@ -100,6 +100,8 @@ TICK_SECONDS = 0.02
 """How often the timers are looked at (s): a timer fires at most this late."""
 HTTP_STOP_SECONDS = 2.0
 """How long a stopping node waits for the HTTP server to finish its requests in hand."""
+CONTROL_LINE_BYTES = 64 * 1024 * 1024
+"""The longest request line the control socket reads (bytes)."""
 MAX_REQUEST_TRANSACTIONS = 2
 """A relayed client request holds one transaction, or a task and its lock."""
 
@@ -265,7 +267,8 @@ class Node:
         self.view_change_streak = 0
         self.next_fetch = self.next_retransmit = loop.time()
         self.tasks.append(asyncio.create_task(self.tick_forever()))
-        self.control_server = await asyncio.start_unix_server(self.serve_control, str(self.control_path()))
+        self.control_server = await asyncio.start_unix_server(self.serve_control, str(self.control_path()),
+                                                              limit=CONTROL_LINE_BYTES)
 
     async def stop(self) -> None:
         if self.stopped:
@@ -697,7 +700,7 @@ class Node:
             while line := await reader.readline():
                 writer.write((json.dumps(await self.control_answer(line)) + "\n").encode())
                 await writer.drain()
-        except (OSError, ConnectionError):
+        except (OSError, ConnectionError, ValueError):  # ValueError: a line over CONTROL_LINE_BYTES
             pass
         finally:
             writer.close()
