@@ -376,6 +376,9 @@ class Node:
                 outputs: tuple[Message, ...]) -> list[tuple[int | None, bytes]]:
         """Store blocks, checkpoint and certificates, and journal the outputs: one commit. Returns the frames."""
         assert self.storage is not None
+        if not outputs and self.replica.height == height and self.replica.stable.height == stable \
+                and self.replica.prepared == prepared:
+            return []  # nothing to store (a client request taken, a vote tallied): no transaction, no fsync
         started = time.perf_counter()
         try:
             self.storage.begin()
@@ -519,7 +522,7 @@ class Node:
         envelope = envelope_at_boundary(self.chain.chain_id, self.keys, body)
         if isinstance(envelope, str):
             return envelope
-        self.signatures.remember_envelope(envelope)
+        self.signatures.remember_envelope(envelope, body[4:4 + int.from_bytes(body[:4], "big")])
         message = envelope.message
         if isinstance(message, PrePrepare) and self.conflicts_with_journal(message):
             self.events["pre_prepare_conflicts_journal"] += 1

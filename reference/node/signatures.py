@@ -17,7 +17,14 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from spec.wire.envelope import Obligation, SignedEnvelope, signature_obligations
+from spec.wire.envelope import (
+    Obligation,
+    ObligationRole,
+    SignedEnvelope,
+    carried_obligations,
+    signature_obligations,
+)
+from spec.wire.message_encoding import consensus_kind
 from spec.wire.messages import Message
 from spec.wire.signing import sign_message
 
@@ -50,8 +57,15 @@ class SignatureStore:
         while len(self.kept) > self.capacity:
             self.kept.popitem(last=False)
 
-    def remember_envelope(self, envelope: SignedEnvelope) -> None:
-        self.remember(signature_obligations(self.chain_id, envelope.message), envelope.signatures)
+    def remember_envelope(self, envelope: SignedEnvelope, signing_message: bytes) -> None:
+        """Keep an authenticated envelope's signatures. `signing_message` is the message's bytes as
+        received: the sender's obligation is keyed by them rather than by encoding the message again (a
+        PRE-PREPARE's block is most of the work). Were they not the canonical bytes the signature was
+        verified over, the key would only never be looked up: no signature is kept under a wrong key."""
+        message = envelope.message
+        sender = Obligation(message.sender, signing_message, ObligationRole.SENDER, consensus_kind(message))
+        carried = carried_obligations(self.chain_id, message, consensus_kind(message))
+        self.remember((sender, *carried), envelope.signatures)
 
     def signatures_for(self, obligations: Iterable[Obligation]) -> tuple[str, ...] | None:
         """One signature per obligation: this replica's made, others' looked up; None if one is unknown."""
