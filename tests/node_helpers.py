@@ -23,7 +23,8 @@ def balance_set(layout: ClusterLayout, number: int) -> BalanceSet:
     """A BALANCE_SET signed by the cluster's authority: each number a distinct, valid transaction."""
     unsigned = BalanceSet(set_id=f"set-{number}", agent=agent_name(0, 0), balance=1_000 + number,
                           signature="00" * 64)
-    signed: BalanceSet = signed_copy(layout.authority_seed, CHAIN_ID, unsigned)
+    signed = signed_copy(layout.authority_seed, CHAIN_ID, unsigned)
+    assert isinstance(signed, BalanceSet)
     return signed
 
 

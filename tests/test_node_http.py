@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from node_helpers import FAST_TIMERS, HANG_GUARD_SECONDS, balance_set
 
 from reference.node.cluster import make_cluster, start_cluster, stop_process, wait_until
 from reference.node.config import load_config
 from spec.wire.json_form import to_json
-from tests.node_helpers import FAST_TIMERS, HANG_GUARD_SECONDS, balance_set
 
 pytest.importorskip("reference.node.api")
 

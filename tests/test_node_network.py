@@ -14,6 +14,8 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
+from node_helpers import balance_set, block_hashes, cluster, wait_for, with_data_dir, with_nodes
+
 from reference.node.config import Limits
 from reference.node.runtime import Node
 from reference.node.transport import FRAME_ENVELOPE, frame
@@ -23,7 +25,6 @@ from spec.wire.encoding import block_hash, transaction_root
 from spec.wire.envelope import envelope_bytes, sign_envelope
 from spec.wire.messages import BlockResponse, CommitCertificate, Prepare, PrePrepare
 from spec.wire.types import Block, BlockHeader
-from tests.node_helpers import balance_set, block_hashes, cluster, wait_for, with_data_dir, with_nodes
 
 
 def agreed(nodes: list[Node], height: int) -> bool:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from node_helpers import FAST_TIMERS, HANG_GUARD_SECONDS, balance_set
 
 from reference.node.cluster import (
     ClusterLayout,
@@ -20,7 +21,6 @@ from reference.node.cluster import (
     wait_until,
 )
 from spec.wire.encoding import block_hash, transaction_bytes
-from tests.node_helpers import FAST_TIMERS, HANG_GUARD_SECONDS, balance_set
 
 
 @pytest.fixture
