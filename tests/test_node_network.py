@@ -14,9 +14,12 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from node_helpers import balance_set, block_hashes, cluster, wait_for, with_data_dir, with_nodes
 
+from reference.node import runtime
 from reference.node.config import Limits
+from reference.node.handle import NodeBusy
 from reference.node.runtime import Node
 from reference.node.transport import FRAME_ENVELOPE, frame
 from spec.constants import ZERO_HASH
@@ -246,3 +249,19 @@ def test_primary_stopped_the_others_change_view_and_go_on(tmp_path: Path) -> Non
         assert len({node.ledger.state_root() for node in others}) == 1
 
     asyncio.run(asyncio.wait_for(with_nodes(configs, body), 60))  # stopping a stopped node does nothing
+
+
+def test_submit_pushes_back_when_too_many_requests_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout, configs = cluster(tmp_path)
+    limit = 3
+    monkeypatch.setattr(runtime, "MAX_PENDING_REQUESTS", limit)
+
+    async def body(nodes: list[Node]) -> None:
+        node = nodes[0]  # a backup alone: nothing is ordered, everything stays pending
+        accepted = await node.submit([(balance_set(layout, number),) for number in range(limit)])
+        assert [outcome.status.value for outcome in accepted] == ["accepted"] * limit  # control
+        with pytest.raises(NodeBusy):
+            await node.submit([(balance_set(layout, limit),)])
+        assert len(node.replica.pending) == limit  # nothing of the refused call was taken
+
+    asyncio.run(asyncio.wait_for(with_nodes([configs[1]], body), 60))

@@ -52,6 +52,7 @@ from reference.ledger import Ledger
 from reference.node.config import NodeConfig
 from reference.node.handle import (
     CommittedReceipt,
+    NodeBusy,
     NodeStatus,
     PeerStatus,
     Request,
@@ -102,6 +103,8 @@ HTTP_STOP_SECONDS = 2.0
 """How long a stopping node waits for the HTTP server to finish its requests in hand."""
 CONTROL_LINE_BYTES = 64 * 1024 * 1024
 """The longest request line the control socket reads (bytes)."""
+MAX_PENDING_REQUESTS = 100_000
+"""Client requests waiting to be ordered beyond which `submit` answers `NodeBusy` (back-pressure)."""
 MAX_REQUEST_TRANSACTIONS = 2
 """A relayed client request holds one transaction, or a task and its lock."""
 
@@ -617,6 +620,12 @@ class Node:
 
     # --- the node handle (the HTTP API's view of the node) ---------------------------------------------
     async def submit(self, requests: Sequence[Request]) -> list[SubmitOutcome]:
+        """One outcome per request; `NodeBusy`, taking none of them, when stopping or when the pending
+        requests would pass MAX_PENDING_REQUESTS."""
+        if self.stopped:
+            raise NodeBusy("the node is stopping")
+        if len(self.replica.pending) + len(requests) > MAX_PENDING_REQUESTS:
+            raise NodeBusy(f"{len(self.replica.pending)} requests pending (at most {MAX_PENDING_REQUESTS})")
         return [self.submit_one(tuple(request)) for request in requests]
 
     def submit_one(self, request: Request) -> SubmitOutcome:
@@ -719,6 +728,8 @@ class Node:
                 outcomes = await self.submit(requests)
                 return {"ok": True, "outcomes": [to_json(outcome) for outcome in outcomes]}
             return {"ok": False, "error": f"op: {request.get('op')!r} is none of status, submit"}
+        except NodeBusy as error:
+            return {"ok": False, "error": f"busy: {error}"}
         except (ValueError, KeyError, TypeError, AttributeError, DecodeError) as error:
             return {"ok": False, "error": f"{type(error).__name__}: {error}"}
 
