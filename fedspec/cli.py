@@ -787,6 +787,18 @@ def prove(
     raise typer.Exit(EXIT_OK if all_proven else EXIT_VIOLATION)
 
 
+node_app = plain_typer("Run a replica of the reference node.")
+app.add_typer(node_app, name="node")
+
+
+@node_app.command("run", cls=PlainCommand)
+def node_run(config: Path = typer.Argument(..., metavar="CONFIG", help="The replica's TOML configuration.")) -> None:
+    """Run one replica until SIGTERM or SIGINT (reference.node.runtime)."""
+    from reference.node.__main__ import main as node_main
+
+    raise typer.Exit(node_main([str(config)]))
+
+
 CHECK_HASH_SEED = "0"
 """`fedspec check` runs under a fixed hash seed: fingerprints and set orders, and so
 the counts and the shortest trace a run prints, are then the same on every run."""
