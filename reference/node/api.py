@@ -196,27 +196,38 @@ def add_submit_routes(app: FastAPI, handle: NodeHandle) -> None:
         return JSONResponse({"answers": answers})
 
 
-AgentPath = Path(pattern=AGENT_PATTERN, description="An agent id.")
-IdPath = Path(pattern=ID_PATTERN, description="A transfer or task id.")
-HashPath = Path(pattern=HASH_PATTERN, description="A transaction hash: 64 lowercase hex digits.")
-HeightPath = Path(ge=1, le=MAX_UINT64, description="A block height, from 1.")
+# A parameter's declaration is made afresh for each route: FastAPI keeps a route's parameter name in it.
+def agent_parameter() -> Any:
+    return Path(pattern=AGENT_PATTERN, description="An agent id.")
+
+
+def id_parameter() -> Any:
+    return Path(pattern=ID_PATTERN, description="A transfer or task id.")
+
+
+def hash_parameter() -> Any:
+    return Path(pattern=HASH_PATTERN, description="A transaction hash: 64 lowercase hex digits.")
+
+
+def height_parameter() -> Any:
+    return Path(ge=1, le=MAX_UINT64, description="A block height, from 1.")
 
 
 def add_read_routes(app: FastAPI, handle: NodeHandle) -> None:
     @app.get("/accounts/{agent}", summary="An account", responses=documented(read_responses(Account)))
-    async def account(agent: str = AgentPath) -> JSONResponse:
+    async def account(agent: str = agent_parameter()) -> JSONResponse:
         return JSONResponse(found(handle.account(agent), f"account {agent!r}"))
 
     @app.get("/transfers/{transfer_id}", summary="A transfer", responses=documented(read_responses(Transfer)))
-    async def transfer(transfer_id: str = IdPath) -> JSONResponse:
+    async def transfer(transfer_id: str = id_parameter()) -> JSONResponse:
         return JSONResponse(found(handle.transfer(transfer_id), f"transfer {transfer_id!r}"))
 
     @app.get("/tasks/{task_id}", summary="A task", responses=documented(read_responses(Task)))
-    async def task(task_id: str = IdPath) -> JSONResponse:
+    async def task(task_id: str = id_parameter()) -> JSONResponse:
         return JSONResponse(found(handle.task(task_id), f"task {task_id!r}"))
 
     @app.get("/blocks/{height}", summary="A committed block", responses=documented(read_responses("BlockAnswer")))
-    async def block(height: int = HeightPath) -> JSONResponse:
+    async def block(height: int = height_parameter()) -> JSONResponse:
         committed = handle.block(height)
         if committed is None:
             raise ApiError(404, "not_found", f"no committed block at height {height}")
@@ -224,7 +235,7 @@ def add_read_routes(app: FastAPI, handle: NodeHandle) -> None:
 
     @app.get("/receipts/{transaction_hash}", summary="A committed transaction's receipt",
              responses=documented(read_responses(CommittedReceipt)))
-    async def receipt(transaction_hash: str = HashPath) -> JSONResponse:
+    async def receipt(transaction_hash: str = hash_parameter()) -> JSONResponse:
         return JSONResponse(found(handle.receipt(transaction_hash), f"committed transaction {transaction_hash}"))
 
     @app.get("/state-root", summary="The state root", responses=documented(read_responses(StateRootAt)))
@@ -335,7 +346,9 @@ def api_schemas() -> dict[str, Any]:
     """The API's own envelopes around the JSON forms."""
     hash_string = {"type": "string", "pattern": HASH_PATTERN}
     request = {"type": "object", "additionalProperties": False, "required": ["transactions"],
-               "properties": {"transactions": {"type": "array", "minItems": 1, "items": ref("Transaction")}}}
+               "properties": {"transactions": {"type": "array", "minItems": 1, "maxItems": 2, "items": ref("Transaction"),
+                                               "description": "One transaction, or a FEDERATION_TASK and its lock "
+                                               "(another shape is refused: request_malformed)."}}}
     answer = {"allOf": [ref("SubmitOutcome"), {"type": "object", "required": ["transaction_hashes"],
                                                "properties": {"transaction_hashes": {"type": "array",
                                                                                      "items": hash_string}}}]}
