@@ -16,13 +16,16 @@ fixed seed, sends each through the ASGI app in process, and runs schemathesis'
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import hypothesis
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
+from hypothesis.strategies import SearchStrategy
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 
 from reference.chain import chain_from_genesis
 from reference.ledger import Ledger
@@ -144,6 +147,8 @@ def fuzz_api(app: FastAPI, seed: int, examples: int, modes: Sequence[GenerationM
     figures = FuzzFigures()
     start = time.monotonic()
     for result in schema.get_all_operations():
+        if not isinstance(result, Ok):
+            raise AssertionError(f"the schema describes an operation schemathesis cannot read: {result}")
         operation = result.ok()
         for mode in modes:
             try:
@@ -154,12 +159,12 @@ def fuzz_api(app: FastAPI, seed: int, examples: int, modes: Sequence[GenerationM
     return figures
 
 
-def fuzz_operation(strategy: object, seed: int, examples: int, figures: FuzzFigures) -> None:
+def fuzz_operation(strategy: SearchStrategy[schemathesis.Case[Any]], seed: int, examples: int, figures: FuzzFigures) -> None:
     @hypothesis.seed(seed)
     @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
               suppress_health_check=list(HealthCheck), phases=[hypothesis.Phase.generate])
     @given(case=strategy)
-    def one(case: schemathesis.Case) -> None:
+    def one(case: schemathesis.Case[Any]) -> None:
         response = case.call()
         figures.requests += 1
         figures.by_status[response.status_code] = figures.by_status.get(response.status_code, 0) + 1

@@ -5,17 +5,20 @@ the OpenAPI schema, and schemathesis fuzzing from that schema (no server error),
 its negative control: a handle that raises is caught by the same fuzzing.
 """
 
+import asyncio
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from node_api_fake import FakeHandle, fuzz_api
 from prometheus_client.parser import text_string_to_metric_families
 
 from conformance.ledger_builders import ALICE, BOB, GENESIS, THOR, lock, pair
-from reference.node.api import MAX_BODY_BYTES, make_app, openapi_schema, write_openapi
+from reference.node.api import MAX_BODY_BYTES, api_server, make_app, openapi_schema, write_openapi
 from spec.wire.encoding import transaction_hash
 from spec.wire.json_form import from_json, to_json
 from spec.wire.records import Account, Task, TransactionReceipt, Transfer
@@ -40,14 +43,14 @@ def request_body(*transactions: object) -> dict[str, object]:
     return {"transactions": [to_json(tx) for tx in transactions]}
 
 
-def require_error(response: object, status: int, error: str, path: str | None = None, reason: str | None = None
+def require_error(response: httpx.Response, status: int, error: str, path: str | None = None, reason: str | None = None
                   ) -> dict[str, object]:
     """The response is the ErrorBody asked for, and carries no traceback."""
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    body = response.json()  # type: ignore[attr-defined]
+    assert response.status_code == status, response.text
+    body = response.json()
     assert set(body) == {"error", "message", "path", "reason"}
     assert body["error"] == error
-    assert body["message"] and "Traceback" not in response.text  # type: ignore[attr-defined]
+    assert body["message"] and "Traceback" not in response.text
     if path is not None:
         assert body["path"] == path, body
     if reason is not None:
@@ -198,11 +201,11 @@ def test_a_huge_body_is_413_declared_or_streamed(client: TestClient) -> None:
     huge = b" " * (MAX_BODY_BYTES + 1)
     require_error(client.post("/transactions", content=huge), 413, "body_too_large")
 
-    def chunks() -> object:
+    def chunks() -> Iterator[bytes]:
         for _ in range(MAX_BODY_BYTES // 65_536 + 1):
             yield b" " * 65_536
 
-    require_error(client.post("/transactions", content=chunks()), 413, "body_too_large")  # type: ignore[arg-type]
+    require_error(client.post("/transactions", content=chunks()), 413, "body_too_large")
 
 
 def test_routes_methods_and_media_types(client: TestClient) -> None:
@@ -279,3 +282,29 @@ def test_fuzzing_from_the_schema_finds_no_server_error() -> None:
 def test_fuzzing_catches_an_endpoint_that_raises() -> None:
     figures = fuzz_api(make_app(FaultyHandle(GENESIS)), FUZZ_SEED, FUZZ_EXAMPLES)
     assert any(error.startswith("GET /accounts/{agent} -> 500") for error in figures.server_errors), figures
+
+
+# --- served by uvicorn ----------------------------------------------------------------------------------------
+HANG_GUARD_SECONDS = 20.0
+"""Only against a hang: the server starts and answers in milliseconds."""
+
+
+def test_uvicorn_serves_the_api_on_the_loopback() -> None:
+    async def serve_and_ask() -> tuple[int, dict[str, object], int]:
+        server = api_server(FakeHandle(GENESIS), "127.0.0.1", 0)
+        serving = asyncio.create_task(server.serve())
+        try:
+            async with asyncio.timeout(HANG_GUARD_SECONDS):
+                while not server.started:
+                    await asyncio.sleep(0.01)
+                port = server.servers[0].sockets[0].getsockname()[1]
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                    submitted = await http.post("/transactions", json=request_body(lock()))
+                    status = await http.get("/status")
+        finally:
+            server.should_exit = True
+            await asyncio.wait_for(serving, HANG_GUARD_SECONDS)
+        return submitted.status_code, status.json(), port
+
+    submitted, status, port = asyncio.run(serve_and_ask())
+    assert port > 0 and submitted == 200 and status["height"] == 1

@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path as FilePath
 from typing import Any, cast
 
+import uvicorn
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -42,8 +43,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from reference.node.handle import CommittedReceipt, NodeHandle, NodeStatus, Request as ClientRequest, StateRootAt
-from reference.node.handle import SubmitOutcome, SubmitStatus
+from reference.node.handle import CommittedReceipt, NodeHandle, NodeStatus, StateRootAt, SubmitOutcome, SubmitStatus
+from reference.node.handle import Request as ClientRequest
 from reference.node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from spec.constants import AGENT_PATTERN, HASH_PATTERN, ID_PATTERN, MAX_BLOCK_TRANSACTIONS, MAX_UINT64
 from spec.wire.encoding import block_hash, transaction_hash
@@ -59,6 +60,13 @@ MAX_BATCH_REQUESTS = MAX_BLOCK_TRANSACTIONS
 """The most requests one batch carries: a block's worth."""
 JSON_MEDIA_TYPE = "application/json"
 API_VERSION = "1"
+
+MAX_HTTP_CONNECTIONS = 256
+"""Connections and requests in progress at once; beyond them uvicorn answers 503 at once (overload, not a fault)."""
+KEEP_ALIVE_SECONDS = 5
+"""An idle keep-alive connection is closed after this many seconds."""
+MAX_HEADER_BYTES = 64 * 1024
+"""The most bytes of a request's line and headers buffered before the connection is refused."""
 
 ANSWER_STATUS = {SubmitStatus.ACCEPTED: 202, SubmitStatus.COMMITTED: 200, SubmitStatus.REFUSED: 422}
 """The HTTP status of a single request's answer."""
@@ -102,7 +110,8 @@ def parse_json(body: bytes) -> JsonValue:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ApiError(400, "malformed_request", f"the body is not UTF-8: byte {error.start}", "body", "not_utf8")
+        raise ApiError(400, "malformed_request", f"the body is not UTF-8: byte {error.start}", "body",
+                       "not_utf8") from None
     try:
         return json.loads(text, parse_constant=refuse_constant, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as error:
@@ -177,6 +186,17 @@ def make_app(handle: NodeHandle) -> FastAPI:
     add_read_routes(app, handle)
     app.openapi = lambda: openapi_schema_of(app)  # type: ignore[method-assign]
     return app
+
+
+def api_server(handle: NodeHandle, host: str, port: int) -> uvicorn.Server:
+    """The uvicorn server of the API, to run on the node's own event loop: `await server.serve()` in a task;
+    set `server.should_exit = True` to stop it. No lifespan, no access log (the node logs what matters)."""
+    config = uvicorn.Config(
+        make_app(handle), host=host, port=port, lifespan="off", access_log=False, log_config=None, http="h11",
+        limit_concurrency=MAX_HTTP_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+    )
+    return uvicorn.Server(config)
 
 
 def add_submit_routes(app: FastAPI, handle: NodeHandle) -> None:
