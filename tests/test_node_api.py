@@ -8,6 +8,7 @@ its negative control: a handle that raises is caught by the same fuzzing.
 import asyncio
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from node_api_fake import FakeHandle, fuzz_api
 from prometheus_client.parser import text_string_to_metric_families
 
 from conformance.ledger_builders import ALICE, BOB, GENESIS, THOR, lock, pair
+from reference.node import api
 from reference.node.api import MAX_BODY_BYTES, api_server, make_app, openapi_schema, write_openapi
 from spec.wire.encoding import transaction_hash
 from spec.wire.json_form import from_json, to_json
@@ -150,6 +152,32 @@ def test_malformed_json_is_400(client: TestClient) -> None:
                   "body", "not_json")
     require_error(client.post("/transactions", content=b"[" * 100_000 + b"]" * 100_000), 400, "malformed_request",
                   "body", "too_deep")
+
+
+def deep_answers(client: TestClient) -> list[tuple[int, int, str | None]]:
+    """(depth, status, reason) for a transaction whose amount nests arrays `depth` deep, at each small depth
+    and at each depth around Python's recursion limit."""
+    template = json.dumps({"transactions": [dict(to_json(lock()), amount="NESTED")]})
+    limit = sys.getrecursionlimit()
+    answers = []
+    for depth in [*range(1, 40), *range(limit - 150, limit + 100)]:
+        response = client.post("/transactions", content=template.replace('"NESTED"', "[" * depth + "]" * depth))
+        answers.append((depth, response.status_code, response.json()["reason"]))
+    return answers
+
+
+def test_deep_nesting_is_400_at_every_depth(client: TestClient) -> None:
+    for depth, status, reason in deep_answers(client):
+        expected = "too_deep" if depth + 3 > api.MAX_JSON_DEPTH else "invalid_wire_value"  # the amount is 3 deep
+        assert (status, reason) == (400, expected), depth
+    require_error(client.post("/transactions", content=b"null"), 400, "malformed_request", "body", "wrong_type")
+
+
+def test_without_the_depth_bound_a_depth_near_the_limit_is_a_500(client: TestClient,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The negative control: a depth JSON's parser accepts makes reading the form recurse past the limit."""
+    monkeypatch.setattr(api, "MAX_JSON_DEPTH", 10**9)
+    assert any(status == 500 for _depth, status, _reason in deep_answers(client))
 
 
 def test_a_body_of_the_wrong_shape_names_the_field(client: TestClient) -> None:

@@ -58,6 +58,9 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 """The largest request body read, in bytes: a full batch of task pairs (about 1.2 MB of JSON) with room."""
 MAX_BATCH_REQUESTS = MAX_BLOCK_TRANSACTIONS
 """The most requests one batch carries: a block's worth."""
+MAX_JSON_DEPTH = 16
+"""The deepest nesting of arrays and objects read: a batch's transactions lie 4 deep. Deeper bodies are refused
+before they are read as forms, whose reading recurses (Python's own limit would be a fault, not an answer)."""
 JSON_MEDIA_TYPE = "application/json"
 API_VERSION = "1"
 
@@ -113,12 +116,35 @@ def parse_json(body: bytes) -> JsonValue:
         raise ApiError(400, "malformed_request", f"the body is not UTF-8: byte {error.start}", "body",
                        "not_utf8") from None
     try:
-        return json.loads(text, parse_constant=refuse_constant, object_pairs_hook=unique_keys)
+        data = json.loads(text, parse_constant=refuse_constant, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as error:
         raise ApiError(400, "malformed_request", f"the body is not JSON: {error.msg} at line {error.lineno} "
                        f"column {error.colno}", "body", "not_json") from None
     except RecursionError:
-        raise ApiError(400, "malformed_request", "the body is nested too deeply", "body", "too_deep") from None
+        data = TOO_DEEP
+    if data is TOO_DEEP or nesting_depth(data) > MAX_JSON_DEPTH:
+        raise ApiError(400, "malformed_request", f"the body nests arrays and objects more than {MAX_JSON_DEPTH} "
+                       "deep", "body", "too_deep")
+    return data
+
+
+TOO_DEEP = object()
+"""What the body parsed to when JSON's own parser gave up on its depth."""
+
+
+def nesting_depth(data: JsonValue) -> int:
+    """How deep arrays and objects nest in `data` (a scalar: 0), found without recursion."""
+    deepest = 0
+    stack: list[tuple[JsonValue, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            stack.extend((item, depth) for item in (value.values() if isinstance(value, dict) else value))
+    return deepest
 
 
 def refuse_constant(name: str) -> None:
@@ -358,8 +384,20 @@ def kind_schemas() -> dict[str, Any]:
         schema = adapter.json_schema(ref_template=REF, mode="serialization")
         schemas.update(schema.pop("$defs", {}))
         schemas[name] = schema
+    for schema in schemas.values():
+        require_transaction_type(schema)
     schemas.update(api_schemas())
     return schemas
+
+
+def require_transaction_type(schema: dict[str, Any]) -> None:
+    """A transaction's `type` has a default in its model, but its JSON form always carries it (the union
+    is told apart by it): the schema says so. Integers are JSON integers, never `1.0` (the schema cannot
+    say that; the API answers 400 `invalid_wire_value`)."""
+    type_field = schema.get("properties", {}).get("type", {})
+    if "const" in type_field and "type" not in schema.get("required", []):
+        schema["required"] = ["type", *schema.get("required", [])]
+        type_field.pop("default", None)
 
 
 def api_schemas() -> dict[str, Any]:
