@@ -180,6 +180,24 @@ def test_without_the_depth_bound_a_depth_near_the_limit_is_a_500(client: TestCli
     assert any(status == 500 for _depth, status, _reason in deep_answers(client))
 
 
+def test_a_huge_integer_is_400_not_a_fault(client: TestClient) -> None:
+    """Python refuses to convert an integer of over 4300 digits with a ValueError: once a 500."""
+    for digits in (21, 5_000):
+        body = b'{"transactions": [' + b"9" * digits + b"]}"
+        require_error(client.post("/transactions", content=body), 400, "malformed_request", "body", "out_of_range")
+    maximum = to_json(lock(amount=1))
+    maximum["amount"] = 2**64 - 1  # 20 digits: read, then refused by the ledger's static bound, not the parser
+    answer = client.post("/transactions", json={"transactions": [maximum]}).json()
+    assert answer["invalid_code"] in {"amount_exceeds_maximum", "signature_invalid"}
+
+
+def test_a_lone_surrogate_is_answered_in_escaped_form(client: TestClient) -> None:
+    """`"\\ud800"` is valid JSON but no UTF-8: an error naming it was once a 500 when its answer was encoded."""
+    body = require_error(client.post("/transactions", content=b'{"transactions": [], "\\ud800": 1}'), 400,
+                         "malformed_request", reason="unknown_key")
+    assert body["path"] == "body.\ud800"
+
+
 def test_a_body_of_the_wrong_shape_names_the_field(client: TestClient) -> None:
     require_error(client.post("/transactions", json=[]), 400, "malformed_request", "body", "wrong_type")
     require_error(client.post("/transactions", json={}), 400, "malformed_request", "body.transactions", "missing_key")

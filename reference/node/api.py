@@ -61,6 +61,9 @@ MAX_BATCH_REQUESTS = MAX_BLOCK_TRANSACTIONS
 MAX_JSON_DEPTH = 16
 """The deepest nesting of arrays and objects read: a batch's transactions lie 4 deep. Deeper bodies are refused
 before they are read as forms, whose reading recurses (Python's own limit would be a fault, not an answer)."""
+MAX_INTEGER_DIGITS = len(str(MAX_UINT64))
+"""The most digits of a JSON integer read: no field holds more than a u64's 20 (Python's own conversion limit,
+4300 digits, would be a fault, not an answer)."""
 JSON_MEDIA_TYPE = "application/json"
 API_VERSION = "1"
 
@@ -83,9 +86,17 @@ class ApiError(Exception):
         self.status, self.error, self.message, self.path, self.reason = status, error, message, path, reason
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON written in ASCII: a string read from a request (a key named in an error's path) may hold a lone
+    surrogate (`\\ud800` is valid JSON), which UTF-8 cannot encode; escaped, it is written as it came."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def error_response(status: int, error: str, message: str, path: str | None = None, reason: str | None = None
                    ) -> JSONResponse:
-    return JSONResponse({"error": error, "message": message, "path": path, "reason": reason}, status_code=status)
+    return AsciiJSONResponse({"error": error, "message": message, "path": path, "reason": reason}, status_code=status)
 
 
 # --- reading a body ---------------------------------------------------------------------------------------
@@ -116,12 +127,14 @@ def parse_json(body: bytes) -> JsonValue:
         raise ApiError(400, "malformed_request", f"the body is not UTF-8: byte {error.start}", "body",
                        "not_utf8") from None
     try:
-        data = json.loads(text, parse_constant=refuse_constant, object_pairs_hook=unique_keys)
+        data = json.loads(text, parse_constant=refuse_constant, parse_int=bounded_integer, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as error:
         raise ApiError(400, "malformed_request", f"the body is not JSON: {error.msg} at line {error.lineno} "
                        f"column {error.colno}", "body", "not_json") from None
     except RecursionError:
         data = TOO_DEEP
+    except ValueError as error:  # any other refusal of the text by Python's JSON reader
+        raise ApiError(400, "malformed_request", f"the body is not JSON: {error}", "body", "not_json") from None
     if data is TOO_DEEP or nesting_depth(data) > MAX_JSON_DEPTH:
         raise ApiError(400, "malformed_request", f"the body nests arrays and objects more than {MAX_JSON_DEPTH} "
                        "deep", "body", "too_deep")
@@ -145,6 +158,13 @@ def nesting_depth(data: JsonValue) -> int:
                 break
             stack.extend((item, depth) for item in (value.values() if isinstance(value, dict) else value))
     return deepest
+
+
+def bounded_integer(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ApiError(400, "malformed_request", f"an integer of {len(digits)} characters: no field holds more than "
+                       f"{MAX_INTEGER_DIGITS} digits", "body", "out_of_range")
+    return int(digits)
 
 
 def refuse_constant(name: str) -> None:
@@ -206,7 +226,7 @@ def found(value: Any, what: str) -> JsonValue:
 def make_app(handle: NodeHandle) -> FastAPI:
     """The API of the node behind `handle`."""
     app = FastAPI(title="fedspec reference node", version=API_VERSION, description=__doc__,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, default_response_class=AsciiJSONResponse)
     install_error_handlers(app)
     add_submit_routes(app, handle)
     add_read_routes(app, handle)
@@ -231,7 +251,7 @@ def add_submit_routes(app: FastAPI, handle: NodeHandle) -> None:
     async def submit_one(request: Request) -> JSONResponse:
         client_request = read_request(parse_json(await body_bytes(request)), "body")
         (outcome,) = await handle.submit([client_request])
-        return JSONResponse(answer_json(client_request, outcome), status_code=ANSWER_STATUS[outcome.status])
+        return AsciiJSONResponse(answer_json(client_request, outcome), status_code=ANSWER_STATUS[outcome.status])
 
     @app.post("/transactions/batch", summary="Submit a batch of requests", openapi_extra=body_schema("BatchRequest"),
               responses=documented(BATCH_RESPONSES))
@@ -239,7 +259,7 @@ def add_submit_routes(app: FastAPI, handle: NodeHandle) -> None:
         client_requests = read_batch(parse_json(await body_bytes(request)))
         outcomes = await handle.submit(client_requests)
         answers = [answer_json(one, outcome) for one, outcome in zip(client_requests, outcomes, strict=True)]
-        return JSONResponse({"answers": answers})
+        return AsciiJSONResponse({"answers": answers})
 
 
 # A parameter's declaration is made afresh for each route: FastAPI keeps a route's parameter name in it.
@@ -262,35 +282,36 @@ def height_parameter() -> Any:
 def add_read_routes(app: FastAPI, handle: NodeHandle) -> None:
     @app.get("/accounts/{agent}", summary="An account", responses=documented(read_responses(Account)))
     async def account(agent: str = agent_parameter()) -> JSONResponse:
-        return JSONResponse(found(handle.account(agent), f"account {agent!r}"))
+        return AsciiJSONResponse(found(handle.account(agent), f"account {agent!r}"))
 
     @app.get("/transfers/{transfer_id}", summary="A transfer", responses=documented(read_responses(Transfer)))
     async def transfer(transfer_id: str = id_parameter()) -> JSONResponse:
-        return JSONResponse(found(handle.transfer(transfer_id), f"transfer {transfer_id!r}"))
+        return AsciiJSONResponse(found(handle.transfer(transfer_id), f"transfer {transfer_id!r}"))
 
     @app.get("/tasks/{task_id}", summary="A task", responses=documented(read_responses(Task)))
     async def task(task_id: str = id_parameter()) -> JSONResponse:
-        return JSONResponse(found(handle.task(task_id), f"task {task_id!r}"))
+        return AsciiJSONResponse(found(handle.task(task_id), f"task {task_id!r}"))
 
     @app.get("/blocks/{height}", summary="A committed block", responses=documented(read_responses("BlockAnswer")))
     async def block(height: int = height_parameter()) -> JSONResponse:
         committed = handle.block(height)
         if committed is None:
             raise ApiError(404, "not_found", f"no committed block at height {height}")
-        return JSONResponse({"height": height, "block_hash": block_hash(committed.header), "block": to_json(committed)})
+        answer = {"height": height, "block_hash": block_hash(committed.header), "block": to_json(committed)}
+        return AsciiJSONResponse(answer)
 
     @app.get("/receipts/{transaction_hash}", summary="A committed transaction's receipt",
              responses=documented(read_responses(CommittedReceipt)))
     async def receipt(transaction_hash: str = hash_parameter()) -> JSONResponse:
-        return JSONResponse(found(handle.receipt(transaction_hash), f"committed transaction {transaction_hash}"))
+        return AsciiJSONResponse(found(handle.receipt(transaction_hash), f"committed transaction {transaction_hash}"))
 
     @app.get("/state-root", summary="The state root", responses=documented(read_responses(StateRootAt)))
     async def state_root() -> JSONResponse:
-        return JSONResponse(to_json(handle.state_root()))
+        return AsciiJSONResponse(to_json(handle.state_root()))
 
     @app.get("/status", summary="The replica's status", responses=documented(read_responses(NodeStatus)))
     async def status() -> JSONResponse:
-        return JSONResponse(to_json(handle.status()))
+        return AsciiJSONResponse(to_json(handle.status()))
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse,
              responses={200: {"content": {METRICS_CONTENT_TYPE: {"schema": {"type": "string"}}}}})
