@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conformance.ledger_builders import ALICE, BOB, GENESIS, THOR, lock, pair
 from reference.node import api
 from reference.node.api import MAX_BODY_BYTES, api_server, make_app, openapi_schema, write_openapi
+from reference.node.handle import NodeBusy, Request, SubmitOutcome
 from spec.wire.encoding import transaction_hash
 from spec.wire.json_form import from_json, to_json
 from spec.wire.records import Account, Task, TransactionReceipt, Transfer
@@ -259,6 +260,18 @@ def test_routes_methods_and_media_types(client: TestClient) -> None:
     require_error(client.get("/transactions"), 405, "method_not_allowed")
     require_error(client.post("/transactions", content=b"x", headers={"content-type": "text/plain"}), 415,
                   "unsupported_media_type")
+
+
+class BusyHandle(FakeHandle):
+    async def submit(self, requests: Sequence[Request]) -> list[SubmitOutcome]:
+        raise NodeBusy("4096 requests pending")
+
+
+def test_a_busy_node_answers_503_with_retry_after() -> None:
+    client = TestClient(make_app(BusyHandle(GENESIS)))
+    response = client.post("/transactions", json=request_body(lock()))
+    require_error(response, 503, "node_busy")
+    assert response.headers["retry-after"] == "1" and "4096 requests pending" in response.json()["message"]
 
 
 class FaultyHandle(FakeHandle):

@@ -19,7 +19,8 @@ request's answer. Resubmitting is idempotent: the handle answers a request as it
 Errors are one JSON object, `{"error", "message", "path", "reason"}` (`ErrorBody`):
 400 `malformed_request` (not JSON, not the JSON form: `path` names the field, `reason`
 why), 404 `not_found`, 405 `method_not_allowed`, 413 `body_too_large`, 415
-`unsupported_media_type`, and 500 `internal_error` for a fault of the node itself,
+`unsupported_media_type`, 503 `node_busy` (the node takes no more requests for now:
+retry after Retry-After), and 500 `internal_error` for a fault of the node itself,
 whose detail goes to the log, never to the client. No traceback ever leaves.
 
 Endpoints are `async def` on purpose: they run on the node's event loop, between
@@ -42,8 +43,17 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from reference.node.handle import CommittedReceipt, NodeHandle, NodeStatus, StateRootAt, SubmitOutcome, SubmitStatus
+from reference.node.handle import (
+    CommittedReceipt,
+    NodeBusy,
+    NodeHandle,
+    NodeStatus,
+    StateRootAt,
+    SubmitOutcome,
+    SubmitStatus,
+)
 from reference.node.handle import Request as ClientRequest
 from reference.node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from spec.constants import AGENT_PATTERN, HASH_PATTERN, ID_PATTERN, MAX_BLOCK_TRANSACTIONS, MAX_UINT64
@@ -73,6 +83,9 @@ KEEP_ALIVE_SECONDS = 5
 """An idle keep-alive connection is closed after this many seconds."""
 MAX_HEADER_BYTES = 64 * 1024
 """The most bytes of a request's line and headers buffered before the connection is refused."""
+
+BUSY_RETRY_AFTER_SECONDS = 1
+"""Retry-After of a 503 `node_busy`: a block's time, about."""
 
 ANSWER_STATUS = {SubmitStatus.ACCEPTED: 202, SubmitStatus.COMMITTED: 200, SubmitStatus.REFUSED: 422}
 """The HTTP status of a single request's answer."""
@@ -111,11 +124,15 @@ async def body_bytes(request: Request) -> bytes:
         raise ApiError(413, "body_too_large", f"the body is {declared} bytes; at most {MAX_BODY_BYTES} are read")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ApiError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise ApiError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ApiError(400, "malformed_request", "the connection closed before the body ended", "body",
+                       "incomplete") from None
     return b"".join(chunks)
 
 
@@ -331,6 +348,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def api_error(_request: Request, error: ApiError) -> JSONResponse:
         return error_response(error.status, error.error, error.message, error.path, error.reason)
 
+    @app.exception_handler(NodeBusy)
+    async def node_busy(_request: Request, error: NodeBusy) -> JSONResponse:
+        response = error_response(503, "node_busy", f"the node takes no more requests for now: {error}")
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+        return response
+
     @app.exception_handler(JsonFormError)
     async def json_form_error(_request: Request, error: JsonFormError) -> JSONResponse:
         return error_response(400, "malformed_request", str(error), error.path, error.reason.value)
@@ -464,6 +487,7 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
 BODY_ERRORS: dict[int, tuple[str, str]] = {
     413: ("ErrorBody", f"The body is larger than {MAX_BODY_BYTES} bytes."),
     415: ("ErrorBody", "The body is not application/json."),
+    503: ("ErrorBody", "The node takes no more requests for now: retry after Retry-After seconds."),
 }
 SUBMIT_RESPONSES = {
     200: ("SubmitAnswer", "Committed: the request's receipts (also the answer to resubmitting a committed request)."),

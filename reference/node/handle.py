@@ -42,6 +42,11 @@ Request = tuple[AnyTransaction, ...]
 """A client request: one transaction, or a FEDERATION_TASK and its lock."""
 
 
+class NodeBusy(Exception):
+    """Raised by `submit` when the node takes no more requests for now (its queue of pending requests is
+    full, or it is shutting down): the API answers 503 with Retry-After, and nothing of the call is taken."""
+
+
 class SubmitStatus(StrEnum):
     ACCEPTED = "accepted"
     COMMITTED = "committed"
@@ -108,7 +113,8 @@ class NodeHandle(Protocol):
 
     async def submit(self, requests: Sequence[Request]) -> list[SubmitOutcome]:
         """One outcome per request, in order. Idempotent: a request submitted again is answered
-        as it stands (accepted, committed or refused), never ordered twice."""
+        as it stands (accepted, committed or refused), never ordered twice. Raises `NodeBusy`
+        (before taking any of them) when the node takes no more requests for now."""
         ...
 
     def account(self, agent: str) -> Account | None: ...
