@@ -8,6 +8,7 @@ its negative control: a handle that raises is caught by the same fuzzing.
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -349,7 +350,7 @@ HANG_GUARD_SECONDS = 20.0
 
 
 def test_uvicorn_serves_the_api_on_the_loopback() -> None:
-    async def serve_and_ask() -> tuple[int, dict[str, object], int]:
+    async def serve_and_ask() -> tuple[int, dict[str, object], int, object]:
         server = api_server(FakeHandle(GENESIS), "127.0.0.1", 0)
         serving = asyncio.create_task(server.serve())
         try:
@@ -360,10 +361,13 @@ def test_uvicorn_serves_the_api_on_the_loopback() -> None:
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
                     submitted = await http.post("/transactions", json=request_body(lock()))
                     status = await http.get("/status")
+                handler_while_serving = signal.getsignal(signal.SIGTERM)
         finally:
             server.should_exit = True
             await asyncio.wait_for(serving, HANG_GUARD_SECONDS)
-        return submitted.status_code, status.json(), port
+        return submitted.status_code, status.json(), port, handler_while_serving
 
-    submitted, status, port = asyncio.run(serve_and_ask())
+    handler_before = signal.getsignal(signal.SIGTERM)
+    submitted, status, port, handler_while_serving = asyncio.run(serve_and_ask())
     assert port > 0 and submitted == 200 and status["height"] == 1
+    assert handler_while_serving == handler_before, "uvicorn took over SIGTERM: the node process owns it"

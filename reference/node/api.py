@@ -29,10 +29,11 @@ thread, beside the replica).
 """
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path as FilePath
 from typing import Any, cast
 
@@ -251,7 +252,16 @@ def make_app(handle: NodeHandle) -> FastAPI:
     return app
 
 
-def api_server(handle: NodeHandle, host: str, port: int) -> uvicorn.Server:
+class NodeApiServer(uvicorn.Server):
+    """uvicorn's server, minus its signal handlers: the node process owns SIGINT and SIGTERM and stops the API
+    itself (`should_exit`), where uvicorn would take them over while it serves."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def api_server(handle: NodeHandle, host: str, port: int) -> NodeApiServer:
     """The uvicorn server of the API, to run on the node's own event loop: `await server.serve()` in a task;
     set `server.should_exit = True` to stop it. No lifespan, no access log (the node logs what matters)."""
     config = uvicorn.Config(
@@ -259,7 +269,7 @@ def api_server(handle: NodeHandle, host: str, port: int) -> uvicorn.Server:
         limit_concurrency=MAX_HTTP_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_SECONDS,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
-    return uvicorn.Server(config)
+    return NodeApiServer(config)
 
 
 def add_submit_routes(app: FastAPI, handle: NodeHandle) -> None:
