@@ -10,6 +10,9 @@ Every JSON value in or out is the project's one JSON form (`spec.wire.json_form`
 bodies are read as bytes and parsed here, never by FastAPI's models, so a transaction
 has the same form over HTTP as in a trace or a conformance vector. The OpenAPI schema
 describes those forms (derived from the same types) so that clients and fuzzers know them.
+Reading is as strict as the forms: integers are JSON integers (`1.0` is not one, though
+JSON Schema allows it), no key twice, no NaN; and bounded: a body of at most 4 MiB, nested
+at most 16 deep, integers of at most 20 digits.
 
 Answers to a submitted request (`reference.node.handle`): 202 `accepted`, 200
 `committed` with its receipts, 422 `refused` with the refusal's name and, for an
