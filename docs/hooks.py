@@ -1343,6 +1343,8 @@ def render(kind: str, argument: str | None) -> str:
         return diagram(argument)
     if kind == "conformance" and argument:
         return conformance_table(argument)
+    if kind == "openapi":
+        return openapi_table()
     if kind == "docstring" and argument:
         return module_docstring(argument)
     if kind == "case" and argument:
@@ -1394,6 +1396,31 @@ def conformance_table(what: str) -> str:
         rows += [f"| `{name}` | {cell(mutant.description)} |" for name, mutant in MUTANT_NODES.items()]
         return "\n".join(rows)
     raise ValueError(f"unknown placeholder fedspec:conformance {what}")
+
+
+OPENAPI_FILE = "node/openapi.json"
+"""Where the site publishes the node's OpenAPI schema (written by `on_post_build`)."""
+
+
+def openapi_table() -> str:
+    """The node's HTTP API, one row per operation, from its OpenAPI schema."""
+    from reference.node.api import openapi_schema
+
+    rows = ["| method | path | what | statuses |", "|---|---|---|---|"]
+    for path, operations in openapi_schema()["paths"].items():
+        for method, operation in operations.items():
+            statuses = ", ".join(sorted(operation.get("responses", {})))
+            rows.append(f"| {method.upper()} | `{path}` | {cell(operation.get('summary', ''))} | {statuses} |")
+    return "\n".join(rows)
+
+
+def on_post_build(config: Any, **kwargs: object) -> None:
+    """Publish the node's OpenAPI schema beside its page, generated from the API itself."""
+    from reference.node.api import openapi_schema
+
+    target = Path(config["site_dir"]) / OPENAPI_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(openapi_schema(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def module_docstring(module_name: str) -> str:

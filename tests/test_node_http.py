@@ -1,5 +1,4 @@
-"""The HTTP API served inside replica processes (skipped on a build without `reference.node.api`):
-a batch submitted to one replica over HTTP commits on all four, and a resubmission answers
+"""The HTTP API served inside replica processes: a batch submitted to one replica over HTTP commits on all four, and a resubmission answers
 `committed` with its receipt."""
 
 import json
@@ -8,14 +7,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
 from node_helpers import FAST_TIMERS, HANG_GUARD_SECONDS, balance_set
 
 from reference.node.cluster import make_cluster, start_cluster, stop_process, wait_until
 from reference.node.config import load_config
 from spec.wire.json_form import to_json
-
-pytest.importorskip("reference.node.api")
 
 
 def http(port: int, path: str, body: object | None = None) -> tuple[int, Any]:
