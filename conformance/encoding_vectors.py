@@ -23,7 +23,7 @@ written.
 import re
 from typing import Any
 
-from conformance import decoding_vectors, generate, spec_node
+from conformance import adapter_base, decoding_vectors, generate
 from conformance.cases import Case
 from conformance.decoding_vectors import MalformedInput, ValidInput
 from conformance.state_root_vectors import leaf_entries, vector_states
@@ -54,7 +54,7 @@ def key_form(name: str) -> dict[str, str]:
 
 def decoded(what: str, raw: bytes) -> dict[str, Any]:
     """The spec node's `decode` answer for `raw`: what a case expects."""
-    return spec_node.on_decode({"what": what, "hex": raw.hex()})
+    return adapter_base.on_decode({"what": what, "hex": raw.hex()})
 
 
 def round_trip_data(what: str, raw: bytes) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def round_trip_data(what: str, raw: bytes) -> dict[str, Any]:
         data["chain_id"] = answer["chain_id"]
     if what != "envelope":
         request: dict[str, Any] = {key: data[key] for key in ("what", "json", "chain_id") if key in data}
-        if spec_node.on_encode(request)["hex"] != data["hex"]:
+        if adapter_base.on_encode(request)["hex"] != data["hex"]:
             raise ValueError(f"the {what} vector {raw.hex()[:40]}... does not re-encode to itself")
     return data
 
@@ -159,7 +159,7 @@ def state_root_case(name: str, description: str, state: Any, extra: dict[str, An
     """A ledger state written record by record: its JSON form (what the node is given),
     every leaf in key order, the records root and the state root."""
     form = to_json(state)
-    root = spec_node.on_state_root({"state": form})["state_root"]
+    root = adapter_base.on_state_root({"state": form})["state_root"]
     if root != state_root(state):
         raise ValueError(f"the state root vector {name} does not read back to its state")
     data = {

@@ -104,96 +104,96 @@ def code_case(context: str, code: ResultCode, description: str, history: History
 
 # --- codes: plain locks and task pairs -----------------------------------------------------------------------
 def lock_code_cases() -> list[Case]:
-    c = ATP_TRANSFER_LOCK
+    context = ATP_TRANSFER_LOCK
     return [
-        code_case(c, R.OK, "A plain lock of 100 ATP from Alice's 1,000 applies.", fresh(), lock()),
-        code_case(c, R.UNKNOWN_PLATFORM, "A lock to a platform the genesis does not name.", fresh(),
+        code_case(context, R.OK, "A plain lock of 100 ATP from Alice's 1,000 applies.", fresh(), lock()),
+        code_case(context, R.UNKNOWN_PLATFORM, "A lock to a platform the genesis does not name.", fresh(),
                   lock(dest_platform=UNKNOWN_PLATFORM)),
-        code_case(c, R.SIGNATURE_INVALID, "A lock signed by its destination platform, not its source.", fresh(),
+        code_case(context, R.SIGNATURE_INVALID, "A lock signed by its destination platform, not its source.", fresh(),
                   lock(signer=SPROUT)),
-        code_case(c, R.AMOUNT_MUST_NOT_BE_ZERO, "A lock of amount 0.", fresh(), lock(amount=0)),
-        code_case(c, R.AMOUNT_EXCEEDS_MAXIMUM, "A lock of MAX_AMOUNT + 1.", fresh(), lock(amount=MAX_AMOUNT + 1)),
-        code_case(c, R.TIMEOUT_MUST_NOT_BE_ZERO, "A lock with timeout 0.", fresh(), lock(timeout_ms=0)),
-        code_case(c, R.TIMEOUT_EXCEEDS_MAXIMUM, "A lock with timeout MAX_TIMEOUT_MS + 1.", fresh(),
+        code_case(context, R.AMOUNT_MUST_NOT_BE_ZERO, "A lock of amount 0.", fresh(), lock(amount=0)),
+        code_case(context, R.AMOUNT_EXCEEDS_MAXIMUM, "A lock of MAX_AMOUNT + 1.", fresh(), lock(amount=MAX_AMOUNT + 1)),
+        code_case(context, R.TIMEOUT_MUST_NOT_BE_ZERO, "A lock with timeout 0.", fresh(), lock(timeout_ms=0)),
+        code_case(context, R.TIMEOUT_EXCEEDS_MAXIMUM, "A lock with timeout MAX_TIMEOUT_MS + 1.", fresh(),
                   lock(timeout_ms=MAX_TIMEOUT_MS + 1)),
-        code_case(c, R.UNKNOWN_ACCOUNT, "A lock to an agent with no account.", fresh(),
+        code_case(context, R.UNKNOWN_ACCOUNT, "A lock to an agent with no account.", fresh(),
                   lock(dest_agent=NOBODY, dest_platform=SPROUT)),
-        code_case(c, R.AGENT_NOT_HOSTED_BY_PLATFORM, "A lock naming Bob on Legion; Sprout hosts Bob.", fresh(),
+        code_case(context, R.AGENT_NOT_HOSTED_BY_PLATFORM, "A lock naming Bob on Legion; Sprout hosts Bob.", fresh(),
                   lock(dest_platform=LEGION)),
-        code_case(c, R.SELF_TRANSFER, "A lock from Alice to Alice.", fresh(), lock(dest_agent=ALICE)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_SOURCE_AGENT, "Lock t1 again, from Dave instead of Alice.",
+        code_case(context, R.SELF_TRANSFER, "A lock from Alice to Alice.", fresh(), lock(dest_agent=ALICE)),
+        code_case(context, R.EXISTS_WITH_DIFFERENT_SOURCE_AGENT, "Lock t1 again, from Dave instead of Alice.",
                   with_lock(), lock(source_agent=DAVE)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_DEST_AGENT, "Lock t1 again, to Carol instead of Bob.",
+        code_case(context, R.EXISTS_WITH_DIFFERENT_DEST_AGENT, "Lock t1 again, to Carol instead of Bob.",
                   with_lock(), lock(dest_agent=CAROL)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_AMOUNT, "Lock t1 again, for 101 ATP instead of 100.",
+        code_case(context, R.EXISTS_WITH_DIFFERENT_AMOUNT, "Lock t1 again, for 101 ATP instead of 100.",
                   with_lock(), lock(amount=101 * ATP)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_TIMEOUT_MS, "Lock t1 again, with a 30 s timeout instead of 60 s.",
+        code_case(context, R.EXISTS_WITH_DIFFERENT_TIMEOUT_MS, "Lock t1 again, with a 30 s timeout instead of 60 s.",
                   with_lock(), lock(timeout_ms=30_000)),
-        code_case(c, R.EXISTS, "Lock t1 resubmitted identically: it changes nothing.", with_lock(), lock()),
-        code_case(c, R.ID_ALREADY_FAILED, "t1 failed on funds; t1 again for 1 ATP, which Alice has, stays failed.",
+        code_case(context, R.EXISTS, "Lock t1 resubmitted identically: it changes nothing.", with_lock(), lock()),
+        code_case(context, R.ID_ALREADY_FAILED, "t1 failed on funds; t1 again for 1 ATP, which Alice has, stays failed.",
                   with_failed_lock(), lock(amount=1 * ATP)),
-        code_case(c, R.INSUFFICIENT_AVAILABLE, "Alice has 400 ATP available (600 locked); a lock of 400 ATP + 1 unit.",
+        code_case(context, R.INSUFFICIENT_AVAILABLE, "Alice has 400 ATP available (600 locked); a lock of 400 ATP + 1 unit.",
                   with_lock(600 * ATP), lock("t2", amount=400 * ATP + 1)),
     ]
 
 
 def task_lock_code_cases() -> list[Case]:
-    c = TASK_LOCK
+    context = TASK_LOCK
     paid = task()
     return [
-        code_case(c, R.OK, "A task and its lock apply together.", fresh(), *pair()),
-        code_case(c, R.SIGNATURE_INVALID, "A task whose lock is signed by the executing platform.", fresh(),
+        code_case(context, R.OK, "A task and its lock apply together.", fresh(), *pair()),
+        code_case(context, R.SIGNATURE_INVALID, "A task whose lock is signed by the executing platform.", fresh(),
                   paid, lock_for(paid, signer=SPROUT)),
-        code_case(c, R.EXISTS, "A task pair resubmitted identically: both halves exist.", with_task(), *pair()),
-        code_case(c, R.INSUFFICIENT_AVAILABLE, "A task costing 1,000 ATP + 1 unit; Alice has 1,000 ATP.", fresh(),
+        code_case(context, R.EXISTS, "A task pair resubmitted identically: both halves exist.", with_task(), *pair()),
+        code_case(context, R.INSUFFICIENT_AVAILABLE, "A task costing 1,000 ATP + 1 unit; Alice has 1,000 ATP.", fresh(),
                   *pair(cost=1_000 * ATP + 1)),
-        code_case(c, R.LINKED_TRANSACTION_FAILED, "A task reusing plain transfer t1's id fails; its lock with it.",
+        code_case(context, R.LINKED_TRANSACTION_FAILED, "A task reusing plain transfer t1's id fails; its lock with it.",
                   with_lock(), *pair(task_id="t1")),
     ]
 
 
 def task_code_cases() -> list[Case]:
-    c = FEDERATION_TASK
+    context = FEDERATION_TASK
     paid = task()
     return [
-        code_case(c, R.OK, "A task of 300 ATP from Alice to Bob, with its lock.", fresh(), *pair()),
-        code_case(c, R.UNKNOWN_PLATFORM, "A task whose delegating platform the genesis does not name.", fresh(),
+        code_case(context, R.OK, "A task of 300 ATP from Alice to Bob, with its lock.", fresh(), *pair()),
+        code_case(context, R.UNKNOWN_PLATFORM, "A task whose delegating platform the genesis does not name.", fresh(),
                   *pair(delegating_platform=UNKNOWN_PLATFORM)),
-        code_case(c, R.EXECUTING_PLATFORM_NOT_IN_GROUP, "A task executed on a platform outside the group.", fresh(),
+        code_case(context, R.EXECUTING_PLATFORM_NOT_IN_GROUP, "A task executed on a platform outside the group.", fresh(),
                   *pair(executing_platform=UNKNOWN_PLATFORM)),
-        code_case(c, R.SIGNATURE_INVALID, "A task signed by its executing platform.", fresh(), *pair(signer=SPROUT)),
-        code_case(c, R.AMOUNT_MUST_NOT_BE_ZERO, "A task of cost 0.", fresh(), *pair(cost=0)),
-        code_case(c, R.AMOUNT_EXCEEDS_MAXIMUM, "A task of cost MAX_AMOUNT + 1.", fresh(), *pair(cost=MAX_AMOUNT + 1)),
-        code_case(c, R.TIMEOUT_MUST_NOT_BE_ZERO, "A task with timeout 0.", fresh(), *pair(timeout_ms=0)),
-        code_case(c, R.TIMEOUT_EXCEEDS_MAXIMUM, "A task with timeout MAX_TIMEOUT_MS + 1.", fresh(),
+        code_case(context, R.SIGNATURE_INVALID, "A task signed by its executing platform.", fresh(), *pair(signer=SPROUT)),
+        code_case(context, R.AMOUNT_MUST_NOT_BE_ZERO, "A task of cost 0.", fresh(), *pair(cost=0)),
+        code_case(context, R.AMOUNT_EXCEEDS_MAXIMUM, "A task of cost MAX_AMOUNT + 1.", fresh(), *pair(cost=MAX_AMOUNT + 1)),
+        code_case(context, R.TIMEOUT_MUST_NOT_BE_ZERO, "A task with timeout 0.", fresh(), *pair(timeout_ms=0)),
+        code_case(context, R.TIMEOUT_EXCEEDS_MAXIMUM, "A task with timeout MAX_TIMEOUT_MS + 1.", fresh(),
                   *pair(timeout_ms=MAX_TIMEOUT_MS + 1)),
-        code_case(c, R.THRESHOLD_EXCEEDS_MAXIMUM, "A task with quality threshold 10001 bp.", fresh(),
+        code_case(context, R.THRESHOLD_EXCEEDS_MAXIMUM, "A task with quality threshold 10001 bp.", fresh(),
                   *pair(quality_threshold_bp=MAX_THRESHOLD_BP + 1)),
-        code_case(c, R.UNKNOWN_ACCOUNT, "A task executed by an agent with no account.", fresh(),
+        code_case(context, R.UNKNOWN_ACCOUNT, "A task executed by an agent with no account.", fresh(),
                   *pair(executing_agent=NOBODY, executing_platform=SPROUT)),
-        code_case(c, R.AGENT_NOT_HOSTED_BY_PLATFORM, "A task naming Alice on Legion; Thor hosts Alice.", fresh(),
+        code_case(context, R.AGENT_NOT_HOSTED_BY_PLATFORM, "A task naming Alice on Legion; Thor hosts Alice.", fresh(),
                   *pair(delegating_platform=LEGION)),
-        code_case(c, R.SELF_TRANSFER, "A task Alice delegates to herself.", fresh(), *pair(executing_agent=ALICE)),
-        code_case(c, R.TASK_LOCK_MISSING, "A task with no lock after it.", fresh(), paid),
-        code_case(c, R.TASK_LOCK_MISMATCH, "A task whose lock pays 1 unit less than its cost.", fresh(),
+        code_case(context, R.SELF_TRANSFER, "A task Alice delegates to herself.", fresh(), *pair(executing_agent=ALICE)),
+        code_case(context, R.TASK_LOCK_MISSING, "A task with no lock after it.", fresh(), paid),
+        code_case(context, R.TASK_LOCK_MISMATCH, "A task whose lock pays 1 unit less than its cost.", fresh(),
                   paid, lock_for(paid, amount=paid.cost - 1)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_DELEGATING_AGENT, "task-A again, delegated by Dave.", with_task(),
+        code_case(context, R.EXISTS_WITH_DIFFERENT_DELEGATING_AGENT, "task-A again, delegated by Dave.", with_task(),
                   *pair(delegating_agent=DAVE)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_EXECUTING_AGENT, "task-A again, executed by Erin.", with_task(),
+        code_case(context, R.EXISTS_WITH_DIFFERENT_EXECUTING_AGENT, "task-A again, executed by Erin.", with_task(),
                   *pair(executing_agent=ERIN)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_COST, "task-A again, for 200 ATP.", with_task(), *pair(cost=200 * ATP)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_QUALITY_THRESHOLD_BP, "task-A again, with threshold 5000 bp.",
+        code_case(context, R.EXISTS_WITH_DIFFERENT_COST, "task-A again, for 200 ATP.", with_task(), *pair(cost=200 * ATP)),
+        code_case(context, R.EXISTS_WITH_DIFFERENT_QUALITY_THRESHOLD_BP, "task-A again, with threshold 5000 bp.",
                   with_task(), *pair(quality_threshold_bp=5_000)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_TIMEOUT_MS, "task-A again, with a 30 s timeout.", with_task(),
+        code_case(context, R.EXISTS_WITH_DIFFERENT_TIMEOUT_MS, "task-A again, with a 30 s timeout.", with_task(),
                   *pair(timeout_ms=30_000)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_TASK_DATA_HASH, "task-A again, for other task data.", with_task(),
+        code_case(context, R.EXISTS_WITH_DIFFERENT_TASK_DATA_HASH, "task-A again, for other task data.", with_task(),
                   *pair(task_data_hash=digest("other data"))),
-        code_case(c, R.EXISTS, "task-A resubmitted identically with its lock.", with_task(), *pair()),
-        code_case(c, R.ID_ALREADY_FAILED, "task-A failed on funds; task-A again for 100 ATP stays failed.",
+        code_case(context, R.EXISTS, "task-A resubmitted identically with its lock.", with_task(), *pair()),
+        code_case(context, R.ID_ALREADY_FAILED, "task-A failed on funds; task-A again for 100 ATP stays failed.",
                   History().block(*pair(cost=2_000 * ATP)), *pair(cost=100 * ATP)),
-        code_case(c, R.ID_USED_BY_TRANSFER, "A task reusing the id of plain transfer t1.", with_lock(),
+        code_case(context, R.ID_USED_BY_TRANSFER, "A task reusing the id of plain transfer t1.", with_lock(),
                   *pair(task_id="t1")),
-        code_case(c, R.LINKED_TRANSACTION_FAILED, "A task whose lock fails on funds (2,000 ATP of Alice's 1,000).",
+        code_case(context, R.LINKED_TRANSACTION_FAILED, "A task whose lock fails on funds (2,000 ATP of Alice's 1,000).",
                   fresh(), *pair(cost=2_000 * ATP)),
     ]
 
@@ -217,120 +217,120 @@ def settle_code_cases(context: str, settle: Callable[..., AnyTransaction], word:
 
 
 def commit_code_cases() -> list[Case]:
-    c = ATP_TRANSFER_COMMIT
-    return [*settle_code_cases(c, commit, "commit"),
-            code_case(c, R.EXISTS_WITH_DIFFERENT_PLATFORM, "t1 committed by Thor; the commit again, by Sprout.",
+    context = ATP_TRANSFER_COMMIT
+    return [*settle_code_cases(context, commit, "commit"),
+            code_case(context, R.EXISTS_WITH_DIFFERENT_PLATFORM, "t1 committed by Thor; the commit again, by Sprout.",
                       with_committed_lock(), commit(platform=SPROUT)),
-            code_case(c, R.EXISTS, "t1 committed; the same commit again.", with_committed_lock(), commit()),
-            code_case(c, R.TRANSFER_ALREADY_ROLLED_BACK, "A commit of t1 after its rollback.",
+            code_case(context, R.EXISTS, "t1 committed; the same commit again.", with_committed_lock(), commit()),
+            code_case(context, R.TRANSFER_ALREADY_ROLLED_BACK, "A commit of t1 after its rollback.",
                       with_rolled_back_lock(), commit())]
 
 
 def rollback_code_cases() -> list[Case]:
-    c = ATP_TRANSFER_ROLLBACK
-    return [*settle_code_cases(c, rollback, "rollback"),
-            code_case(c, R.EXISTS_WITH_DIFFERENT_PLATFORM, "t1 rolled back by Thor; the rollback again, by Legion.",
+    context = ATP_TRANSFER_ROLLBACK
+    return [*settle_code_cases(context, rollback, "rollback"),
+            code_case(context, R.EXISTS_WITH_DIFFERENT_PLATFORM, "t1 rolled back by Thor; the rollback again, by Legion.",
                       with_rolled_back_lock(), rollback(platform=LEGION)),
-            code_case(c, R.EXISTS, "t1 rolled back; the same rollback again.", with_rolled_back_lock(), rollback()),
-            code_case(c, R.TRANSFER_ALREADY_COMMITTED, "A rollback of t1 after its commit.",
+            code_case(context, R.EXISTS, "t1 rolled back; the same rollback again.", with_rolled_back_lock(), rollback()),
+            code_case(context, R.TRANSFER_ALREADY_COMMITTED, "A rollback of t1 after its commit.",
                       with_committed_lock(), rollback())]
 
 
 def balance_set_code_cases() -> list[Case]:
-    c = BALANCE_SET
+    context = BALANCE_SET
     failed_below_locked = with_lock(500 * ATP).block(balance_set(balance=100 * ATP)).ok(rollback())
     return [
-        code_case(c, R.OK, "The authority sets Alice's total to 2,000 ATP.", fresh(), balance_set()),
-        code_case(c, R.SIGNATURE_INVALID, "A balance set signed by a platform, not the authority.", fresh(),
+        code_case(context, R.OK, "The authority sets Alice's total to 2,000 ATP.", fresh(), balance_set()),
+        code_case(context, R.SIGNATURE_INVALID, "A balance set signed by a platform, not the authority.", fresh(),
                   balance_set(signer=THOR)),
-        code_case(c, R.BALANCE_EXCEEDS_MAXIMUM, "A balance of MAX_SUPPLY + 1.", fresh(),
+        code_case(context, R.BALANCE_EXCEEDS_MAXIMUM, "A balance of MAX_SUPPLY + 1.", fresh(),
                   balance_set(balance=MAX_SUPPLY + 1)),
-        code_case(c, R.UNKNOWN_ACCOUNT, "A balance set for an agent with no account.", fresh(),
+        code_case(context, R.UNKNOWN_ACCOUNT, "A balance set for an agent with no account.", fresh(),
                   balance_set(agent=NOBODY)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_AGENT, "s1 again, for Bob instead of Alice.", with_balance_set(),
+        code_case(context, R.EXISTS_WITH_DIFFERENT_AGENT, "s1 again, for Bob instead of Alice.", with_balance_set(),
                   balance_set(agent=BOB)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_BALANCE, "s1 again, for 3,000 ATP instead of 2,000.",
+        code_case(context, R.EXISTS_WITH_DIFFERENT_BALANCE, "s1 again, for 3,000 ATP instead of 2,000.",
                   with_balance_set(), balance_set(balance=3_000 * ATP)),
-        code_case(c, R.EXISTS, "s1 resubmitted identically.", with_balance_set(), balance_set()),
-        code_case(c, R.ID_ALREADY_FAILED, "s1 failed below the locked amount; after the rollback s1 stays failed.",
+        code_case(context, R.EXISTS, "s1 resubmitted identically.", with_balance_set(), balance_set()),
+        code_case(context, R.ID_ALREADY_FAILED, "s1 failed below the locked amount; after the rollback s1 stays failed.",
                   failed_below_locked, balance_set(balance=100 * ATP)),
-        code_case(c, R.BALANCE_BELOW_LOCKED, "Alice has 500 ATP locked; a balance of 500 ATP - 1 unit.",
+        code_case(context, R.BALANCE_BELOW_LOCKED, "Alice has 500 ATP locked; a balance of 500 ATP - 1 unit.",
                   with_lock(500 * ATP), balance_set(balance=500 * ATP - 1)),
-        code_case(c, R.SUPPLY_EXCEEDS_MAXIMUM, "Alice set to MAX_SUPPLY while others hold 1,500 ATP.", fresh(),
+        code_case(context, R.SUPPLY_EXCEEDS_MAXIMUM, "Alice set to MAX_SUPPLY while others hold 1,500 ATP.", fresh(),
                   balance_set(balance=MAX_SUPPLY)),
     ]
 
 
 # --- codes: proofs and reputation updates ----------------------------------------------------------------------
 def proof_code_cases() -> list[Case]:
-    c = EXECUTION_PROOF
+    context = EXECUTION_PROOF
     return [
-        code_case(c, R.OK, "Bob proves task-A at quality 8500 (threshold 7000): Bob is paid.", with_task(), proof()),
-        code_case(c, R.EXECUTING_PLATFORM_NOT_IN_GROUP, "A proof from a platform outside the group.", with_task(),
+        code_case(context, R.OK, "Bob proves task-A at quality 8500 (threshold 7000): Bob is paid.", with_task(), proof()),
+        code_case(context, R.EXECUTING_PLATFORM_NOT_IN_GROUP, "A proof from a platform outside the group.", with_task(),
                   proof(executing_platform=UNKNOWN_PLATFORM)),
-        code_case(c, R.SIGNATURE_INVALID, "A proof signed by the delegating platform.", with_task(),
+        code_case(context, R.SIGNATURE_INVALID, "A proof signed by the delegating platform.", with_task(),
                   proof(signer=THOR)),
-        code_case(c, R.QUALITY_EXCEEDS_MAXIMUM, "A proof of quality 10001 bp.", with_task(),
+        code_case(context, R.QUALITY_EXCEEDS_MAXIMUM, "A proof of quality 10001 bp.", with_task(),
                   proof(quality_bp=MAX_QUALITY_BP + 1)),
-        code_case(c, R.EXECUTION_TIME_EXCEEDS_MAXIMUM, "A proof of execution time MAX_EXECUTION_TIME_MS + 1.",
+        code_case(context, R.EXECUTION_TIME_EXCEEDS_MAXIMUM, "A proof of execution time MAX_EXECUTION_TIME_MS + 1.",
                   with_task(), proof(execution_time_ms=MAX_EXECUTION_TIME_MS + 1)),
-        code_case(c, R.UNKNOWN_ACCOUNT, "A proof by an agent with no account.", with_task(),
+        code_case(context, R.UNKNOWN_ACCOUNT, "A proof by an agent with no account.", with_task(),
                   proof(executing_agent=NOBODY, executing_platform=SPROUT)),
-        code_case(c, R.AGENT_NOT_HOSTED_BY_PLATFORM, "A proof naming Carol on Sprout; Legion hosts Carol.",
+        code_case(context, R.AGENT_NOT_HOSTED_BY_PLATFORM, "A proof naming Carol on Sprout; Legion hosts Carol.",
                   with_task(), proof(executing_agent=CAROL, executing_platform=SPROUT)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_EXECUTING_AGENT, "task-A proven; a proof again, by Erin.",
+        code_case(context, R.EXISTS_WITH_DIFFERENT_EXECUTING_AGENT, "task-A proven; a proof again, by Erin.",
                   with_settled_task(), proof(executing_agent=ERIN)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_QUALITY_BP, "task-A proven at 8500; a proof again at 9000.",
+        code_case(context, R.EXISTS_WITH_DIFFERENT_QUALITY_BP, "task-A proven at 8500; a proof again at 9000.",
                   with_settled_task(), proof(quality_bp=9_000)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_EXECUTION_TIME_MS, "task-A proven; a proof again with another time.",
+        code_case(context, R.EXISTS_WITH_DIFFERENT_EXECUTION_TIME_MS, "task-A proven; a proof again with another time.",
                   with_settled_task(), proof(execution_time_ms=2_000)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_RESULT_HASH, "task-A proven; a proof again with another result.",
+        code_case(context, R.EXISTS_WITH_DIFFERENT_RESULT_HASH, "task-A proven; a proof again with another result.",
                   with_settled_task(), proof(result_hash=digest("other result"))),
-        code_case(c, R.EXISTS, "task-A proven; the same proof again.", with_settled_task(), proof()),
-        code_case(c, R.TASK_NOT_FOUND, "A proof for a task id never created.", fresh(), proof(task_id="nope")),
-        code_case(c, R.EXECUTING_PLATFORM_MISMATCH, "A proof for task-A from Legion (Carol); Sprout executes it.",
+        code_case(context, R.EXISTS, "task-A proven; the same proof again.", with_settled_task(), proof()),
+        code_case(context, R.TASK_NOT_FOUND, "A proof for a task id never created.", fresh(), proof(task_id="nope")),
+        code_case(context, R.EXECUTING_PLATFORM_MISMATCH, "A proof for task-A from Legion (Carol); Sprout executes it.",
                   with_task(), proof(executing_agent=CAROL)),
-        code_case(c, R.EXECUTING_AGENT_MISMATCH, "A proof for task-A by Erin on Sprout; Bob executes it.",
+        code_case(context, R.EXECUTING_AGENT_MISMATCH, "A proof for task-A by Erin on Sprout; Bob executes it.",
                   with_task(), proof(executing_agent=ERIN)),
-        code_case(c, R.TASK_EXPIRED, "A proof for task-A after it expired.", with_expired_task(), proof()),
+        code_case(context, R.TASK_EXPIRED, "A proof for task-A after it expired.", with_expired_task(), proof()),
     ]
 
 
 def reputation_code_cases() -> list[Case]:
-    c = REPUTATION_UPDATE
+    context = REPUTATION_UPDATE
     failed_not_settled = with_task().block(reputation()).ok(proof())
     return [
-        code_case(c, R.OK, "Legion reports task-A (8500) on Sprout: 5000 -> 5350.", with_settled_task(), reputation()),
-        code_case(c, R.UNKNOWN_PLATFORM, "An update reported by a platform the genesis does not name.",
+        code_case(context, R.OK, "Legion reports task-A (8500) on Sprout: 5000 -> 5350.", with_settled_task(), reputation()),
+        code_case(context, R.UNKNOWN_PLATFORM, "An update reported by a platform the genesis does not name.",
                   with_settled_task(), reputation(reporter_platform=UNKNOWN_PLATFORM)),
-        code_case(c, R.SIGNATURE_INVALID, "An update naming Legion as reporter, signed by Thor.",
+        code_case(context, R.SIGNATURE_INVALID, "An update naming Legion as reporter, signed by Thor.",
                   with_settled_task(), reputation(signer=THOR)),
-        code_case(c, R.QUALITY_EXCEEDS_MAXIMUM, "An update of quality 10001 bp.", with_settled_task(),
+        code_case(context, R.QUALITY_EXCEEDS_MAXIMUM, "An update of quality 10001 bp.", with_settled_task(),
                   reputation(quality_bp=MAX_QUALITY_BP + 1, reputation_bp=GENESIS_REPUTATION)),
-        code_case(c, R.REPUTATION_EXCEEDS_MAXIMUM, "An update to reputation 10001 bp.", with_settled_task(),
+        code_case(context, R.REPUTATION_EXCEEDS_MAXIMUM, "An update to reputation 10001 bp.", with_settled_task(),
                   reputation(reputation_bp=MAX_REPUTATION_BP + 1)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_TASK_ID, "r1 again, for task-B.", with_reputation_update(),
+        code_case(context, R.EXISTS_WITH_DIFFERENT_TASK_ID, "r1 again, for task-B.", with_reputation_update(),
                   reputation(task_id="task-B")),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_PLATFORM, "r1 again, rating Legion.", with_reputation_update(),
+        code_case(context, R.EXISTS_WITH_DIFFERENT_PLATFORM, "r1 again, rating Legion.", with_reputation_update(),
                   reputation(platform=LEGION)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_QUALITY_BP, "r1 again, with quality 9000.", with_reputation_update(),
+        code_case(context, R.EXISTS_WITH_DIFFERENT_QUALITY_BP, "r1 again, with quality 9000.", with_reputation_update(),
                   reputation(quality_bp=9_000)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_REPUTATION_BP, "r1 again, with reputation 6000.",
+        code_case(context, R.EXISTS_WITH_DIFFERENT_REPUTATION_BP, "r1 again, with reputation 6000.",
                   with_reputation_update(), reputation(reputation_bp=6_000)),
-        code_case(c, R.EXISTS_WITH_DIFFERENT_REPORTER_PLATFORM, "r1 again, reported by Thor.",
+        code_case(context, R.EXISTS_WITH_DIFFERENT_REPORTER_PLATFORM, "r1 again, reported by Thor.",
                   with_reputation_update(), reputation(reporter_platform=THOR)),
-        code_case(c, R.EXISTS, "r1 resubmitted identically.", with_reputation_update(), reputation()),
-        code_case(c, R.ID_ALREADY_FAILED, "r1 failed while task-A was pending; once it settled, r1 stays failed.",
+        code_case(context, R.EXISTS, "r1 resubmitted identically.", with_reputation_update(), reputation()),
+        code_case(context, R.ID_ALREADY_FAILED, "r1 failed while task-A was pending; once it settled, r1 stays failed.",
                   failed_not_settled, reputation()),
-        code_case(c, R.TASK_NOT_FOUND, "An update for a task id never created.", fresh(), reputation(task_id="nope")),
-        code_case(c, R.EXECUTING_PLATFORM_MISMATCH, "An update rating Legion for task-A; Sprout executed it.",
+        code_case(context, R.TASK_NOT_FOUND, "An update for a task id never created.", fresh(), reputation(task_id="nope")),
+        code_case(context, R.EXECUTING_PLATFORM_MISMATCH, "An update rating Legion for task-A; Sprout executed it.",
                   with_settled_task(), reputation(platform=LEGION)),
-        code_case(c, R.TASK_NOT_SETTLED, "An update for task-A while it is pending.", with_task(), reputation()),
-        code_case(c, R.REPUTATION_ALREADY_UPDATED, "task-A reported by r1; r2 reports it again.",
+        code_case(context, R.TASK_NOT_SETTLED, "An update for task-A while it is pending.", with_task(), reputation()),
+        code_case(context, R.REPUTATION_ALREADY_UPDATED, "task-A reported by r1; r2 reports it again.",
                   with_reputation_update(), reputation("r2")),
-        code_case(c, R.QUALITY_MISMATCH, "task-A settled at 8500; an update crediting 9000.", with_settled_task(),
+        code_case(context, R.QUALITY_MISMATCH, "task-A settled at 8500; an update crediting 9000.", with_settled_task(),
                   reputation(quality_bp=9_000)),
-        code_case(c, R.REPUTATION_MISMATCH, "An update leaving Sprout's reputation at 5000.", with_settled_task(),
+        code_case(context, R.REPUTATION_MISMATCH, "An update leaving Sprout's reputation at 5000.", with_settled_task(),
                   reputation(reputation_bp=GENESIS_REPUTATION)),
     ]
 
@@ -342,25 +342,25 @@ def code_cases() -> list[Case]:
 
 # --- blocks ------------------------------------------------------------------------------------------------------
 def block_cases() -> list[Case]:
-    c = BLOCK
+    context = BLOCK
     first, second = lock("t1"), lock("t2")
     swapped = fresh().make_block((second, first))
     other_order = Block(header=swapped.header, transactions=(first, second))
     rejected_then_valid = fresh().block(lock(), ts=fresh().now)
     return [
-        code_case(c, R.OK, "An empty block applies.", fresh()),
-        code_case(c, R.BLOCK_HEIGHT_MISMATCH, "The first block claims height 2.", fresh(), lock(), height=2),
-        code_case(c, R.BLOCK_PREVIOUS_HASH_MISMATCH, "The second block names a wrong previous hash.", with_lock(),
+        code_case(context, R.OK, "An empty block applies.", fresh()),
+        code_case(context, R.BLOCK_HEIGHT_MISMATCH, "The first block claims height 2.", fresh(), lock(), height=2),
+        code_case(context, R.BLOCK_PREVIOUS_HASH_MISMATCH, "The second block names a wrong previous hash.", with_lock(),
                   lock("t2"), previous_hash="11" * 32),
-        code_case(c, R.BLOCK_TIMESTAMP_EXCEEDS_MAXIMUM, "A block at MAX_TIMESTAMP_MS + 1.", fresh(), lock(),
+        code_case(context, R.BLOCK_TIMESTAMP_EXCEEDS_MAXIMUM, "A block at MAX_TIMESTAMP_MS + 1.", fresh(), lock(),
                   ts=MAX_TIMESTAMP_MS + 1),
-        code_case(c, R.BLOCK_TIMESTAMP_NOT_INCREASING, "A block at the previous block's timestamp.", with_lock(),
+        code_case(context, R.BLOCK_TIMESTAMP_NOT_INCREASING, "A block at the previous block's timestamp.", with_lock(),
                   lock("t2"), ts=with_lock().now),
-        code_case(c, R.BLOCK_PROPOSER_UNKNOWN, "A block proposed by a platform outside the group.", fresh(), lock(),
+        code_case(context, R.BLOCK_PROPOSER_UNKNOWN, "A block proposed by a platform outside the group.", fresh(), lock(),
                   proposer=UNKNOWN_PLATFORM),
-        code_case(c, R.BLOCK_TRANSACTION_ROOT_MISMATCH, "A header whose transaction root is wrong.", fresh(),
+        code_case(context, R.BLOCK_TRANSACTION_ROOT_MISMATCH, "A header whose transaction root is wrong.", fresh(),
                   lock(), transaction_root="22" * 32),
-        code_case(c, R.BLOCK_TRANSACTION_INVALID, "The block's second transaction locks amount 0.", fresh(),
+        code_case(context, R.BLOCK_TRANSACTION_INVALID, "The block's second transaction locks amount 0.", fresh(),
                   lock("t1"), lock("t2", amount=0)),
         with_lock().case("blocks", "height_repeats_previous", "The second block repeats height 1.", lock("t2"),
                          height=1),

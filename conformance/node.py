@@ -64,6 +64,18 @@ class HandshakeError(Exception):
     """The node did not start or did not answer `init`: the run cannot go on (exit 2)."""
 
 
+def command_words(command: str) -> list[str]:
+    """The node's command, split as a POSIX shell splits it; a `HandshakeError` for one
+    that is empty or does not parse."""
+    try:
+        words = shlex.split(command)
+    except ValueError as error:
+        raise HandshakeError(f"--node {command!r}: {error}") from None
+    if not words:
+        raise HandshakeError("--node: the command is empty")
+    return words
+
+
 @dataclass
 class NodeProcess:
     command: str
@@ -77,7 +89,7 @@ class NodeProcess:
     def start(cls, command: str) -> "NodeProcess":
         try:
             process = subprocess.Popen(
-                shlex.split(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                command_words(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 text=True, encoding="utf-8", errors="replace", bufsize=1, start_new_session=True,
             )
         except OSError as error:
@@ -100,7 +112,10 @@ class NodeProcess:
         descriptor = self.process.stderr.fileno()
         os.set_blocking(descriptor, False)
         while self.drain_log():
-            select.select([descriptor], [], [], LOG_POLL_S)
+            try:
+                select.select([descriptor], [], [], LOG_POLL_S)
+            except (OSError, ValueError):  # the runner closed the pipe: the node is gone
+                return
 
     def drain_log(self) -> bool:
         """Append whatever the pipe holds now; False once the node closed it. Under the
@@ -144,15 +159,19 @@ class NodeProcess:
         return kind, msg_id
 
     def answer_to(self, kind: RequestType, msg_id: int, timeout_s: float) -> dict[str, Any]:
+        """The answer to request `msg_id`. Answers to earlier requests, which the runner
+        gave up waiting for when a case failed part way, are passed over."""
         deadline = time.monotonic() + timeout_s
-        try:
-            text = self.answers.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            raise NodeFailure(Verdict.TIMEOUT, f"no answer to {kind} within {timeout_s:g} s") from None
-        if text is None:
-            self.process.wait()
-            raise NodeFailure(Verdict.CRASH, f"the node exited (status {self.process.returncode}) during {kind}")
-        return parsed_answer(text, kind, msg_id)
+        while True:
+            try:
+                text = self.answers.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise NodeFailure(Verdict.TIMEOUT, f"no answer to {kind} within {timeout_s:g} s") from None
+            if text is None:
+                self.process.wait()
+                raise NodeFailure(Verdict.CRASH, f"the node exited (status {self.process.returncode}) during {kind}")
+            if not answers_an_earlier_request(text, msg_id):
+                return parsed_answer(text, kind, msg_id)
 
     def stop(self) -> None:
         """Ask the node to shut down; kill its process group if it does not exit in time."""
@@ -177,6 +196,15 @@ class NodeProcess:
                     stream.close()
                 except OSError:
                     pass
+
+
+def answers_an_earlier_request(text: str, msg_id: int) -> bool:
+    try:
+        answer = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    earlier = answer.get("in_reply_to") if isinstance(answer, dict) else None
+    return isinstance(earlier, int) and not isinstance(earlier, bool) and earlier < msg_id
 
 
 def parsed_answer(text: str, kind: RequestType, msg_id: int) -> dict[str, Any]:

@@ -14,16 +14,17 @@ the hex of its signed envelope (`spec.wire.envelope`). A node decodes and
 authenticates them itself, as it would off a socket; the genesis is its JSON form.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from spec.wire.encoding import transaction_bytes
 from spec.wire.envelope import envelope_bytes, sign_envelope
 from spec.wire.json_form import to_json
 from spec.wire.message_encoding import consensus_signing_message
 from spec.wire.messages import ClientRequest, Input, Message, ReplicaId, TimerFired
-from spec.wire.records import BlockReceipt, LedgerState
+from spec.wire.records import BlockReceipt
 
 PROTOCOL_VERSION = "fedspec-adapter/1"
 """Sent in `init`; a node that speaks another version answers with error 10."""
@@ -56,11 +57,6 @@ class RequestType(StrEnum):
     ENCODE = "encode"
     DECODE = "decode"
     STATE_ROOT = "state_root"
-
-
-STATELESS_REQUESTS = frozenset({RequestType.ENCODE, RequestType.DECODE, RequestType.STATE_ROOT})
-"""Requests about bytes and states alone, for the encoding runner: their answers do not
-depend on `init` (a runner still opens every session with one)."""
 
 
 ANSWER_TYPES: dict[RequestType, str] = {kind: kind.value + "_ok" for kind in RequestType}
@@ -143,7 +139,24 @@ class ConsensusSettings:
         }
 
 
-def ledger_summary(state: LedgerState) -> dict[str, Any]:
+class LedgerView(Protocol):
+    """What a summary reads of a ledger: the spec's `LedgerState`, or a node's own."""
+
+    @property
+    def height(self) -> int: ...
+    @property
+    def last_block_hash(self) -> str: ...
+    @property
+    def accounts(self) -> Mapping[str, Any]: ...
+    @property
+    def transfers(self) -> Mapping[str, Any]: ...
+    @property
+    def tasks(self) -> Mapping[str, Any]: ...
+    @property
+    def reputations(self) -> Mapping[str, int]: ...
+
+
+def ledger_summary(state: LedgerView) -> dict[str, Any]:
     """The readable post-state a node reports beside its state root: every account's
     total and locked ATP, every transfer's and task's status, every platform's
     reputation. A diff of two summaries says in a line what two roots only say differ."""

@@ -2,7 +2,7 @@
 the inputs it steps on. Every case's expected answers come from the spec node
 (`conformance.runners.replica.replica_case`); this module only chooses inputs.
 
-Four handlers:
+Five handlers:
 
 * `witnesses`: every reachability witness of the checker (configs/witnesses/), found
   by the checker's search and turned into one case per correct replica: the inputs
@@ -16,7 +16,12 @@ Four handlers:
 * `quorum`: groups where 2f + 1 is no quorum (N = 5 and N = 6, f = 1, quorum 4), and
   N = 7 (f = 2), where a replica must not prepare, commit, install a NEW-VIEW, take a
   stable checkpoint or a caught-up block on fewer votes than the rule's quorum, and
-  must join a view on f + 1 view changes, no fewer.
+  must join a view on f + 1 view changes, no fewer;
+* `regressions`: sequences a bug once got through, written from genesis: the shrunk
+  counterexamples of the differential tests (tests/test_reference_replica.py) that no
+  other case caught (a NEW-VIEW re-proposing the certificate of the highest view, a
+  primary batching whole requests up to the first that does not fit), and an input
+  the spec crashed on (an empty client request after the first executed block).
 
 The checker's search and walks visit sets of messages, whose order follows Python's
 string hashes; `fedspec check` fixes the hash seed for that reason, and so does this
@@ -38,12 +43,14 @@ from typing import Any, NamedTuple
 
 from conformance import spec_node
 from conformance.cases import Case
+from conformance.ledger_builders import PLACEHOLDER_SIGNATURE
 from conformance.protocol import PROTOCOL_VERSION, ConsensusSettings, input_form
 from conformance.runners.replica import replica_case
 from spec import pbft
 from spec.codes import ResultCode
 from spec.constants import MAX_CLOCK_SKEW_MS
 from spec.ledger import apply_block, make_header
+from spec.wire.decoding import decode_consensus_message
 from spec.wire.encoding import block_hash, transaction_bytes
 from spec.wire.envelope import SignedEnvelope, envelope_bytes, sign_envelope
 from spec.wire.json_form import from_json, input_from_json, to_json
@@ -68,7 +75,7 @@ from spec.wire.messages import (
 )
 from spec.wire.records import LedgerState
 from spec.wire.signing import signed_copy
-from spec.wire.types import Block, Genesis
+from spec.wire.types import AtpTransferLock, BalanceSet, Block, Genesis
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -706,6 +713,156 @@ def quorum_cases() -> list[Case]:
     return cases
 
 
+# --- regressions ----------------------------------------------------------------------------------------------
+# Sequences a bug got through once: each the shrunk counterexample of a differential
+# test (tests/test_reference_replica.py) or a spec crash, written from genesis so that
+# the suite catches the bug in any node. Each is checked when generated for what it is
+# written to show, so that a change to the inputs cannot leave it showing nothing.
+REGRESSION_VIEW = 4
+"""The view the NEW-VIEW cases move to: its primary is Thor (replica 0) on N = 4, and
+views 0 and 1 below it had primaries that could prepare conflicting blocks."""
+
+
+class Regression(NamedTuple):
+    """A hand-written sequence and what the outputs of its last input must show."""
+
+    sequence: HandWritten
+    shows: Callable[[list[Message]], bool]
+
+
+def conflicting_view_changes(story: Story) -> tuple[ViewChange, ViewChange]:
+    """View changes to REGRESSION_VIEW from Legion and Nova, each with a prepared
+    certificate for height 1: Legion's from view 0 (Thor's proposal), Nova's from view 1
+    (Sprout's other block). The lower sender carries the lower view, so a node that
+    takes the first certificate it finds re-proposes the older block."""
+    later = story.other_proposal(view=1)
+    view_1 = PreparedCertificate(later, frozenset(story.others(0)[: story.quorum]))
+    genesis = pbft.genesis_checkpoint(story.config)
+    return (ViewChange(REGRESSION_VIEW, genesis, (story.prepared_certificate(),), 2),
+            ViewChange(REGRESSION_VIEW, genesis, (view_1,), 3))
+
+
+def reproposes(digest: str) -> Callable[[list[Message]], bool]:
+    """Whether the outputs hold a NEW-VIEW that re-proposes `digest` at height 1."""
+    def shows(outputs: list[Message]) -> bool:
+        return any(isinstance(message, NewView) and [p.digest for p in message.proposals] == [digest]
+                   for message in outputs)
+    return shows
+
+
+def sends_exactly(expected: Sequence[Message]) -> Callable[[list[Message]], bool]:
+    return lambda outputs: outputs == list(expected)
+
+
+def new_view_regressions(story: Story) -> list[Regression]:
+    """Conflicting prepared certificates for height 1, from views 0 and 1: the NEW-VIEW
+    of view 4 must re-propose the one of the highest view (view 1), though view 0's
+    comes first in sender order, at the primary that makes it and at a backup that
+    checks it."""
+    legion, nova = conflicting_view_changes(story)
+    highest = nova.prepared[0].pre_prepare.digest
+    primary_view_change = ViewChange(REGRESSION_VIEW, pbft.genesis_checkpoint(story.config), (), 0)
+    view_changes = (primary_view_change, legion, nova)
+    checkpoint, proposals = pbft.new_view_proposals(story.config, REGRESSION_VIEW, view_changes)
+    new_view = NewView(REGRESSION_VIEW, view_changes, checkpoint, proposals, 0)
+    return [
+        Regression(HandWritten(
+            None, "new_view_reproposes_the_highest_view_certificate",
+            "view 4's primary given view changes with height-1 certificates of views 0 then 1 re-proposes view 1's block",
+            0, [legion, nova]), reproposes(highest)),
+        Regression(HandWritten(
+            None, "new_view_with_the_highest_view_certificate_is_taken",
+            "a backup given view 4's NEW-VIEW re-proposing view 1's block over view 0's takes it and prepares it",
+            1, [new_view]), sends_exactly([Prepare(REGRESSION_VIEW, 1, highest, 1)])),
+    ]
+
+
+def task_lock(group: Group) -> AtpTransferLock:
+    """The lock of the n4f1 task: Alice@Sprout paying Bob@Legion."""
+    _, paid = group.requests[0].transactions
+    assert isinstance(paid, AtpTransferLock), paid
+    return paid
+
+
+def group_lock(group: Group, transfer_id: str, amount: int) -> AtpTransferLock:
+    """Alice@Sprout locking `amount` for Bob@Legion, signed by Sprout: the task's lock
+    with another id and amount."""
+    unsigned = task_lock(group).model_copy(update={"transfer_id": transfer_id, "amount": amount})
+    signed = signed_copy(group.seeds[1], group.genesis.chain_id, unsigned)
+    assert isinstance(signed, AtpTransferLock)
+    return signed
+
+
+def group_balance_set(group: Group, set_id: str, balance: int) -> BalanceSet:
+    """The authority setting Bob's balance."""
+    bob = task_lock(group).dest_agent
+    unsigned = BalanceSet(set_id=set_id, agent=bob, balance=balance, signature=PLACEHOLDER_SIGNATURE)
+    signed = signed_copy(group.authority_seed, group.genesis.chain_id, unsigned)
+    assert isinstance(signed, BalanceSet)
+    return signed
+
+
+def batching_regressions(story: Story) -> list[Regression]:
+    """The primary proposes whole pending requests in proposal order (a balance set
+    first, then locks and tasks by hash) and stops at the first that does not fit:
+    with a block of 2, the balance set goes alone, since the task pair after it does
+    not fit, though the lock after the pair would."""
+    group, config = story.group, story.config
+    first, small = group_lock(group, "t1", 10), group_lock(group, "t2", 20)
+    pair, balance = group.requests[0].transactions, group_balance_set(group, "s1", 7)
+    if not pbft.proposal_order(pair) < pbft.proposal_order((small,)):
+        raise AssertionError("the lock must sort after the task pair, or the pair is not the first that does not fit")
+    _, primary = group.replica(0)
+    proposal = pbft.step(config, primary, ClientRequest((first,))).outputs[0]
+    assert isinstance(proposal, PrePrepare)
+    votes = story.others(0)[: config.quorum - 1]
+    inputs: list[Input | dict[str, Any]] = [
+        ClientRequest((first,)), ClientRequest((small,)), ClientRequest(pair),
+        *[Prepare(0, 1, proposal.digest, sender) for sender in votes], ClientRequest((balance,)),
+        *[Commit(0, 1, proposal.digest, sender) for sender in votes],
+    ]
+
+    def proposes_the_balance_set_alone(outputs: list[Message]) -> bool:
+        return any(isinstance(message, PrePrepare) and message.height == 2 and message.block.transactions == (balance,)
+                   for message in outputs)
+    return [Regression(HandWritten(
+        None, "primary_batches_whole_requests_up_to_the_first_that_does_not_fit",
+        "the primary, limit 2, proposes height 2 with the balance set alone: the task pair next does not fit",
+        0, inputs), proposes_the_balance_set_alone)]
+
+
+def empty_request_regressions(story: Story) -> list[Regression]:
+    """An empty client request once a block is executed: the spec asked whether the
+    request was executed before its shape, and read its first transaction (IndexError)."""
+    return [Regression(HandWritten(
+        "request_malformed", "empty_request_after_the_first_block_is_malformed",
+        "a backup that executed height 1 refuses a client request without transactions as malformed",
+        1, [*story.executing_height_1(1), ClientRequest(())]), sends_exactly([]))]
+
+
+REGRESSION_SEQUENCES: tuple[Callable[[Story], list[Regression]], ...] = (
+    new_view_regressions, batching_regressions, empty_request_regressions,
+)
+
+
+def last_outputs(case: Case) -> list[Message]:
+    return [decode_consensus_message(bytes.fromhex(text))[1] for text in case.data["steps"][-1]["expected"]["outputs"]]
+
+
+def regression_cases() -> list[Case]:
+    """The `regressions` handler, on the n4f1 group: each case checked for what its last
+    input must show (and, for a refusal, the refusal)."""
+    story = Story.of(Group.from_config(PATH_CONFIG))
+    cases = []
+    for make in REGRESSION_SEQUENCES:
+        for sequence, shows in make(story):
+            case = checked_case(story.group, "regressions", sequence)
+            if not shows(last_outputs(case)):
+                raise AssertionError(f"{case.id}: the last input's outputs do not show what the case is for")
+            cases.append(case)
+    return cases
+
+
 def replica_vectors_main(arguments: list[str]) -> None:
     """`python -m conformance.replica_vectors SOURCE`: the traces of SOURCE as JSON."""
     if len(arguments) != 1 or arguments[0] not in TRACE_SOURCES:
@@ -715,7 +872,7 @@ def replica_vectors_main(arguments: list[str]) -> None:
 
 def replica_cases() -> list[Case]:
     """Every case of the `replica` runner, handler by handler."""
-    return witness_cases() + path_cases() + refusal_cases() + quorum_cases()
+    return witness_cases() + path_cases() + refusal_cases() + quorum_cases() + regression_cases()
 
 
 if __name__ == "__main__":

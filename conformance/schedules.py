@@ -179,11 +179,14 @@ SAMPLE_MAX_BLOCKS = 3
 SAMPLE_MIN_WAVES = 2
 SAMPLE_MAX_WAVES = 6
 MUTATION_PROBABILITY = 0.5
+"""Per round: the chance that one faulty copy's messages are mutated."""
+REQUEST_REACH_PROBABILITY = 0.5
+"""A sampled round's client request reaches each partition block with this chance (and
+at least one block always)."""
 VIEW_CHANGE_TIMER_PROBABILITY = 0.5
 """Per round: the chance that the VIEW_CHANGE timers fire at its end (FETCH always
 does). When they do not, the votes in flight reach the next round's blocks in the
 same view: a block can commit at some replicas and not at others."""
-"""Per round: the chance that one faulty copy's messages are mutated."""
 MUTATION_KINDS = ("view_plus_one", "height_plus_one", "other_digest", "replay_proposal")
 
 Node = tuple[ReplicaId, int]
@@ -553,8 +556,8 @@ def scope_schedule(index: int) -> Schedule:
 
 # --- seeded sampling --------------------------------------------------------------------------------------------
 def sampled_round(rng: random.Random, n: int, number: int, faulty: tuple[ReplicaId, ...]) -> Round:
-    nodes: list[Node] = [(r, 0) for r in range(n) if r not in faulty]
-    nodes += [(r, copy) for r in faulty for copy in (0, 1)]
+    nodes: list[Node] = [(replica, 0) for replica in range(n) if replica not in faulty]
+    nodes += [(replica, copy) for replica in faulty for copy in (0, 1)]
     count = rng.randint(1, SAMPLE_MAX_BLOCKS)
     blocks: list[list[Node]] = [[] for _ in range(count)]
     for node in nodes:
@@ -562,7 +565,8 @@ def sampled_round(rng: random.Random, n: int, number: int, faulty: tuple[Replica
     mutations: tuple[Mutation, ...] = ()
     if rng.random() < MUTATION_PROBABILITY:
         mutations = (Mutation(rng.choice(faulty), rng.randint(0, 1), rng.choice(MUTATION_KINDS)),)
-    reached = frozenset(p for p in range(count) if rng.random() < 0.5) or frozenset({rng.randrange(count)})
+    reached = frozenset(block for block in range(count) if rng.random() < REQUEST_REACH_PROBABILITY)
+    reached = reached or frozenset({rng.randrange(count)})
     waves = rng.randint(SAMPLE_MIN_WAVES, SAMPLE_MAX_WAVES)
     view_change = rng.random() < VIEW_CHANGE_TIMER_PROBABILITY
     return round_from_blocks(n, number, blocks, faulty, mutations, ((number, reached),), waves, view_change)

@@ -12,53 +12,25 @@ With `--mutant NAME` it is the spec with one deliberate bug
 """
 
 import argparse
-import json
 import sys
-import traceback
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
 
-from conformance.protocol import (
-    ANSWER_TYPES,
-    PROTOCOL_VERSION,
-    STATELESS_REQUESTS,
-    ErrorCode,
-    RequestType,
-    error_answer,
-    ledger_summary,
-    message_hex,
-    receipt_form,
-)
+from conformance.adapter_base import WIRE_REQUESTS, RequestError, hex_bytes, request_kind, required, serve
+from conformance.protocol import PROTOCOL_VERSION, ErrorCode, RequestType, ledger_summary, message_hex, receipt_form
 from spec import ledger, pbft
 from spec.constants import SPEC_VERSION
 from spec.state import Chain, chain_from_genesis, state_from_genesis
-from spec.wire.decoding import (
-    DecodeError,
-    authenticated_message_from_bytes,
-    decode_block,
-    decode_consensus_message,
-    decode_envelope,
-    decode_header,
-    decode_transaction,
-)
-from spec.wire.encoding import header_bytes, transaction_bytes
+from spec.wire.decoding import DecodeError, authenticated_message_from_bytes, decode_block, decode_transaction
 from spec.wire.envelope import AuthenticationError
-from spec.wire.json_form import JsonFormError, from_json, input_from_json, to_json, transaction_from_json
-from spec.wire.message_encoding import block_bytes, consensus_signing_message
+from spec.wire.json_form import JsonFormError, from_json
 from spec.wire.messages import ClientRequest, Input, Message, Timer, TimerFired
 from spec.wire.records import LedgerState
 from spec.wire.state_root import state_root
-from spec.wire.types import Block, BlockHeader, Genesis
+from spec.wire.types import Genesis
 
 IMPLEMENTATION = "fedspec-spec-node"
-
-
-class RequestError(Exception):
-    """A request this node answers with an error: its code and a precise text."""
-
-    def __init__(self, code: ErrorCode, text: str) -> None:
-        super().__init__(text)
-        self.code = code
+__all__ = ["RequestError", "answer_body"]
 
 
 @dataclass
@@ -73,22 +45,6 @@ class NodeState:
 
 
 # --- reading requests ---------------------------------------------------------------------------------
-def required(body: dict[str, Any], key: str, kind: type) -> Any:
-    value = body.get(key)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise RequestError(ErrorCode.MALFORMED_REQUEST, f"{key}: expected {kind.__name__}, got {value!r:.80}")
-    return value
-
-
-def hex_bytes(text: object, place: str) -> bytes:
-    if not isinstance(text, str):
-        raise RequestError(ErrorCode.MALFORMED_REQUEST, f"{place}: expected a hex string")
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise RequestError(ErrorCode.MALFORMED_REQUEST, f"{place}: not hex") from None
-
-
 def consensus_config(body: dict[str, Any], chain: Chain, genesis_state: LedgerState) -> pbft.ConsensusConfig:
     settings = required(body, "consensus", dict)
     platforms = tuple(chain.platform_keys)
@@ -204,90 +160,13 @@ def on_state(node: NodeState) -> dict[str, Any]:
     return answer
 
 
-# --- bytes and states alone: the encoding runner's requests ------------------------------------------
-ENCODABLE = ("transaction", "header", "block", "consensus_message")
-"""What `encode` takes, and `decode` with `envelope` (an envelope is sealed by signing, not encoded from JSON)."""
-DECODABLE = (*ENCODABLE, "envelope")
-
-
-def on_encode(body: dict[str, Any]) -> dict[str, Any]:
-    """The canonical bytes of a wire object given in its JSON form (a consensus
-    message's are its signing message, so they need the chain id)."""
-    what = required(body, "what", str)
-    data = body.get("json")
-    try:
-        if what == "transaction":
-            raw = transaction_bytes(transaction_from_json(data))
-        elif what == "header":
-            raw = header_bytes(from_json(BlockHeader, data))
-        elif what == "block":
-            raw = block_bytes(from_json(Block, data))
-        elif what == "consensus_message":
-            message = input_from_json(data)
-            if not isinstance(message, Message):
-                raise RequestError(ErrorCode.MALFORMED_REQUEST, "json: a client request or timer is no consensus message")
-            raw = consensus_signing_message(required(body, "chain_id", str), message)
-        else:
-            raise RequestError(ErrorCode.MALFORMED_REQUEST, f"what: {what!r} is none of {', '.join(ENCODABLE)}")
-    except JsonFormError as error:
-        raise RequestError(ErrorCode.MALFORMED_REQUEST, f"json: {error}") from None
-    return {"hex": raw.hex()}
-
-
-def decoded_form(what: str, raw: bytes) -> dict[str, Any]:
-    """What `decode` answers for bytes the decoder takes: the JSON form, and the chain
-    id the bytes name (a consensus message's and an envelope's; null for the others).
-    An envelope is decoded for its shape only: its signatures are not checked here."""
-    if what == "transaction":
-        return {"json": to_json(decode_transaction(raw)), "chain_id": None}
-    if what == "header":
-        return {"json": to_json(decode_header(raw)), "chain_id": None}
-    if what == "block":
-        return {"json": to_json(decode_block(raw)), "chain_id": None}
-    if what == "consensus_message":
-        chain_id, message = decode_consensus_message(raw)
-        return {"json": to_json(message), "chain_id": chain_id}
-    chain_id, envelope = decode_envelope(raw)
-    return {"json": {"message": to_json(envelope.message), "signatures": list(envelope.signatures)}, "chain_id": chain_id}
-
-
-def on_decode(body: dict[str, Any]) -> dict[str, Any]:
-    """The decoded object, or the name of the failure (`DecodeFailure`) the decoder reports."""
-    what = required(body, "what", str)
-    if what not in DECODABLE:
-        raise RequestError(ErrorCode.MALFORMED_REQUEST, f"what: {what!r} is none of {', '.join(DECODABLE)}")
-    raw = hex_bytes(body.get("hex"), "hex")
-    try:
-        return {**decoded_form(what, raw), "failure": None}
-    except DecodeError as error:
-        return {"json": None, "chain_id": None, "failure": error.reason.value}
-
-
-def on_state_root(body: dict[str, Any]) -> dict[str, Any]:
-    try:
-        state = from_json(LedgerState, body.get("state"))
-    except JsonFormError as error:
-        raise RequestError(ErrorCode.MALFORMED_REQUEST, f"state: {error}") from None
-    return {"state_root": state_root(state)}
-
-
-def stateless_answer(kind: str, request: dict[str, Any]) -> dict[str, Any]:
-    if kind == RequestType.ENCODE:
-        return on_encode(request)
-    if kind == RequestType.DECODE:
-        return on_decode(request)
-    return on_state_root(request)
-
-
 def answer_body(node: NodeState | None, request: dict[str, Any]) -> tuple[NodeState | None, dict[str, Any]]:
     """The answer's fields for one request (the node state after it)."""
-    kind = request.get("type")
+    kind = request_kind(request)
     if kind == RequestType.INIT:
         return on_init(request)
-    if kind not in {member.value for member in RequestType}:
-        raise RequestError(ErrorCode.NOT_SUPPORTED, f"type: {kind!r} is no request of {PROTOCOL_VERSION}")
-    if kind in STATELESS_REQUESTS:
-        return node, stateless_answer(kind, request)
+    if kind in WIRE_REQUESTS:
+        return node, WIRE_REQUESTS[kind](request)
     if kind == RequestType.SHUTDOWN:
         return node, {}
     if node is None:
@@ -301,31 +180,15 @@ def answer_body(node: NodeState | None, request: dict[str, Any]) -> tuple[NodeSt
     return node, on_state(node)
 
 
-def serve(lines: TextIO, out: TextIO) -> None:
-    """Answer every request line until `shutdown` or the end of the input."""
-    node: NodeState | None = None
-    for line in lines:
-        try:
-            request = json.loads(line)
-        except json.JSONDecodeError as error:
-            out.write(json.dumps(error_answer(None, ErrorCode.MALFORMED_REQUEST, f"not JSON: {error}")) + "\n")
-            out.flush()
-            continue
-        msg_id = request.get("msg_id") if isinstance(request, dict) else None
-        try:
-            if not isinstance(request, dict):
-                raise RequestError(ErrorCode.MALFORMED_REQUEST, "a request is a JSON object")
-            node, body = answer_body(node, request)
-            answer = {"type": ANSWER_TYPES[RequestType(request["type"])], "in_reply_to": msg_id, **body}
-        except RequestError as error:
-            answer = error_answer(msg_id, error.code, str(error))
-        except Exception as error:  # the spec failed: say so, log where, and serve on
-            traceback.print_exc(file=sys.stderr)
-            answer = error_answer(msg_id, ErrorCode.CRASH, f"{type(error).__name__}: {error}")
-        out.write(json.dumps(answer, separators=(",", ":")) + "\n")
-        out.flush()
-        if isinstance(request, dict) and request.get("type") == RequestType.SHUTDOWN:
-            return
+class SpecNode:
+    """The node state between requests, for the serve loop."""
+
+    def __init__(self) -> None:
+        self.state: NodeState | None = None
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.state, body = answer_body(self.state, request)
+        return body
 
 
 def main(arguments: list[str] | None = None) -> None:
@@ -337,7 +200,7 @@ def main(arguments: list[str] | None = None) -> None:
 
         install_mutant(options.mutant)
         print(f"spec node: mutant {options.mutant} installed", file=sys.stderr)
-    serve(sys.stdin, sys.stdout)
+    serve(sys.stdin, sys.stdout, SpecNode().answer)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ replays it alone, and JUnit XML and JSON files for CI.
 import json
 import shlex
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -123,7 +123,7 @@ def run_cases(
     runners: dict[str, Runner], node_command: str, cases: list[Case], stop_on_failure: bool,
     progress: Callable[[CaseResult], None] = lambda result: None,
     identity: dict[str, Any] | None = None,
-) -> Iterator[CaseResult]:
+) -> Generator[CaseResult, None, None]:
     """Play `cases` in order. The node must first pass the handshake (`HandshakeError`
     otherwise); what it says of itself goes into `identity`."""
     nodes = Nodes(node_command)
@@ -270,19 +270,35 @@ class InvocationError(ValueError):
 
 
 def collect(options: RunOptions, runners: dict[str, Runner]) -> list[Case]:
-    """The cases a run plays, in runner order, then id order."""
+    """The cases a run plays, in runner order, then id order. A selection that names no
+    runner, or matches no case, is a bad invocation: a run that checks nothing must not pass."""
     if options.suites is not None:
         unknown = options.suites - set(runners)
-        if unknown:
-            raise InvocationError(f"--suite: no runner {', '.join(sorted(unknown))} (runners: {', '.join(runners)})")
+        if unknown or not options.suites:
+            named = f"no runner {', '.join(sorted(unknown))}" if unknown else "names no runner"
+            raise InvocationError(f"--suite: {named} (runners: {', '.join(runners)})")
+    from conformance.runners import schedules
+
     cases = load_cases()
     if options.seed is not None:
-        from conformance.runners import schedules
-
         cases = [case for case in cases if case.runner != schedules.NAME] + schedules.cases_for_seed(options.seed)
+    if options.case_id is not None and options.case_id not in {case.id for case in cases}:
+        cases += schedules.case_for_id(options.case_id)
     order = {name: position for position, name in enumerate(runners)}
     cases = sorted(selected(cases, options.suites, options.pattern, options.case_id),
                    key=lambda case: (order.get(case.runner, len(order)), case.id))
-    if options.case_id is not None and not cases:
-        raise InvocationError(f"--case: no case {options.case_id!r}")
-    return [case for case in cases if case.runner in runners]
+    cases = [case for case in cases if case.runner in runners]
+    if not cases:
+        raise InvocationError(f"no case matches {selection_text(options)}")
+    return cases
+
+
+def selection_text(options: RunOptions) -> str:
+    parts = []
+    if options.case_id is not None:
+        parts.append(f"--case {options.case_id}")
+    if options.pattern is not None:
+        parts.append(f"-k {options.pattern}")
+    if options.suites is not None:
+        parts.append(f"--suite {','.join(sorted(options.suites))}")
+    return " ".join(parts) or "the selection"

@@ -17,7 +17,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -72,13 +72,13 @@ class PlainCommand(TyperCommand):
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
-        pieces += [argument_label(p) for p in self.get_params(ctx) if isinstance(p, TyperArgument)]
+        pieces += [argument_label(param) for param in self.get_params(ctx) if isinstance(param, TyperArgument)]
         return pieces
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         params = self.get_params(ctx)
-        arguments = [(argument_label(p), argument_help(p)) for p in params if isinstance(p, TyperArgument)]
-        options = [record for p in params if not isinstance(p, TyperArgument) and (record := p.get_help_record(ctx))]
+        arguments = [(argument_label(param), argument_help(param)) for param in params if isinstance(param, TyperArgument)]
+        options = [record for param in params if not isinstance(param, TyperArgument) and (record := param.get_help_record(ctx))]
         if arguments:
             with formatter.section("Arguments"):
                 formatter.write_dl(arguments)
@@ -259,7 +259,7 @@ def replay_document(path: Path, result: ReplayResult) -> dict[str, Any]:
             "receipt": to_json(outcome.receipt),
             "timestamp_ms": outcome.block.header.timestamp_ms,
             "state_root": outcome.state_root,
-            "violations": [{"invariant": v.invariant, "message": v.message} for v in outcome.violations],
+            "violations": [{"invariant": found.invariant, "message": found.message} for found in outcome.violations],
         })
     return {
         "path": str(path),
@@ -518,10 +518,11 @@ def conformance_run(
     identity: dict[str, Any] = {}
     results = []
     with conformance_progress(len(cases), not as_json, node) as advance:
-        try:
-            for result in run_cases(RUNNERS, node, cases, stop_on_failure, identity=identity):
-                results.append(result)
-                advance(result)
+        try:  # closing: an interrupted run still stops every node it started
+            with closing(run_cases(RUNNERS, node, cases, stop_on_failure, identity=identity)) as played:
+                for result in played:
+                    results.append(result)
+                    advance(result)
         except HandshakeError as error:
             fail_input(str(error))
     write_reports(node, identity, results, junit, None)

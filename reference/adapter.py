@@ -9,88 +9,36 @@ group), `apply_blocks`, `step` and `steps` (each message input authenticated onc
 at the boundary, `reference.boundary`, then stepped), `state`, `shutdown`, and the
 encoding runner's `encode`, `decode` and `state_root`, answered by the wire layer.
 
-The protocol's few names are restated here rather than imported from
-`conformance`: the node stands on the wire layer alone, as any other node would.
+What every node behind the protocol shares, and stands on the wire layer alone, it
+takes from `conformance.protocol` and `conformance.adapter_base` (the only modules of
+`conformance` the import contract lets it use): the protocol's names, the readers of
+a request's fields, the encoding runner's requests (answered by the wire layer itself)
+and the serve loop. The ledger and the replica behind it are its own.
 With `--variant NAME` one part carries a deliberate bug (`reference.variants`).
 """
 
 import argparse
-import json
 import sys
-import traceback
-from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any
 
+from conformance.adapter_base import WIRE_REQUESTS, RequestError, hex_bytes, request_kind, required, serve
+from conformance.protocol import PROTOCOL_VERSION, ErrorCode, RequestType, ledger_summary
 from reference.boundary import authenticated
 from reference.chain import Chain, GenesisError, chain_from_genesis
 from reference.ledger import Ledger
 from reference.replica import Replica, make_group
 from reference.variants import NODE_VARIANTS, Parts
 from spec.constants import SPEC_VERSION
-from spec.wire.decoding import (
-    DecodeError,
-    decode_block,
-    decode_consensus_message,
-    decode_envelope,
-    decode_header,
-    decode_transaction,
-)
-from spec.wire.encoding import header_bytes, transaction_bytes
-from spec.wire.json_form import JsonFormError, from_json, input_from_json, to_json, transaction_from_json
-from spec.wire.message_encoding import block_bytes, consensus_signing_message
+from spec.wire.decoding import DecodeError, decode_block, decode_transaction
+from spec.wire.json_form import JsonFormError, from_json, to_json
+from spec.wire.message_encoding import consensus_signing_message
 from spec.wire.messages import ClientRequest, Input, Message, Timer, TimerFired
-from spec.wire.records import LedgerState
-from spec.wire.state_root import state_root
-from spec.wire.types import Block, BlockHeader, Genesis
+from spec.wire.types import Genesis
 
-PROTOCOL_VERSION = "fedspec-adapter/1"
 IMPLEMENTATION = "fedspec-reference-node"
-REQUEST_TYPES = ("init", "apply_blocks", "step", "steps", "state", "shutdown", "encode", "decode", "state_root")
-
-# Error codes of the protocol (adapter contract, 2.3): all definite except CRASH.
-NOT_SUPPORTED = 10
-MALFORMED_REQUEST = 12
-CRASH = 13
-NOT_INITIALISED = 14
-
-
-class RequestError(Exception):
-    def __init__(self, code: int, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-
-
-def error_answer(in_reply_to: object, code: int, text: str) -> dict[str, Any]:
-    return {"type": "error", "in_reply_to": in_reply_to, "code": code, "definite": code != CRASH, "text": text}
-
-
-def ledger_summary(ledger: Ledger) -> dict[str, Any]:
-    """The readable post-state beside the root (adapter contract, 3.6)."""
-    return {
-        "height": ledger.height,
-        "last_block_hash": ledger.last_block_hash,
-        "accounts": {agent: {"total": account.total, "locked": account.locked}
-                     for agent, account in sorted(ledger.accounts.items())},
-        "transfers": {transfer_id: transfer.status.value for transfer_id, transfer in sorted(ledger.transfers.items())},
-        "tasks": {task_id: task.status.value for task_id, task in sorted(ledger.tasks.items())},
-        "reputations": dict(sorted(ledger.reputations.items())),
-    }
-
-
-def required(body: dict[str, Any], key: str, kind: type) -> Any:
-    value = body.get(key)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise RequestError(MALFORMED_REQUEST, f"{key}: expected {kind.__name__}, got {value!r:.80}")
-    return value
-
-
-def hex_bytes(text: object, place: str) -> bytes:
-    if not isinstance(text, str):
-        raise RequestError(MALFORMED_REQUEST, f"{place}: expected a hex string")
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise RequestError(MALFORMED_REQUEST, f"{place}: not hex") from None
+MALFORMED_REQUEST = ErrorCode.MALFORMED_REQUEST
+NOT_SUPPORTED = ErrorCode.NOT_SUPPORTED
+NOT_INITIALISED = ErrorCode.NOT_INITIALISED
 
 
 class Node:
@@ -210,14 +158,12 @@ class Node:
         }
 
     def answer_body(self, request: dict[str, Any]) -> dict[str, Any]:
-        kind = request.get("type")
-        if kind == "init":
+        kind = request_kind(request)
+        if kind == RequestType.INIT:
             return self.on_init(request)
-        if kind not in REQUEST_TYPES:
-            raise RequestError(NOT_SUPPORTED, f"type: {kind!r} is no request of {PROTOCOL_VERSION}")
-        if kind in STATELESS:
-            return STATELESS[kind](request)
-        if kind == "shutdown":
+        if kind in WIRE_REQUESTS:
+            return WIRE_REQUESTS[kind](request)
+        if kind == RequestType.SHUTDOWN:
             return {}
         self.initialised(kind)
         if kind == "apply_blocks":
@@ -232,104 +178,6 @@ class Node:
 TIMER_NAMES = frozenset(member.value for member in Timer)
 
 
-# --- bytes and states alone: the encoding runner's requests ----------------------------------------------
-ENCODABLE = ("transaction", "header", "block", "consensus_message")
-DECODABLE = (*ENCODABLE, "envelope")
-
-
-def on_encode(request: dict[str, Any]) -> dict[str, Any]:
-    """The canonical bytes of a wire object given in its JSON form."""
-    what = required(request, "what", str)
-    data = request.get("json")
-    try:
-        if what == "transaction":
-            raw = transaction_bytes(transaction_from_json(data))
-        elif what == "header":
-            raw = header_bytes(from_json(BlockHeader, data))
-        elif what == "block":
-            raw = block_bytes(from_json(Block, data))
-        elif what == "consensus_message":
-            message = input_from_json(data)
-            if isinstance(message, (ClientRequest, TimerFired)):
-                raise RequestError(MALFORMED_REQUEST, "json: a client request or timer is no consensus message")
-            raw = consensus_signing_message(required(request, "chain_id", str), message)
-        else:
-            raise RequestError(MALFORMED_REQUEST, f"what: {what!r} is none of {', '.join(ENCODABLE)}")
-    except JsonFormError as error:
-        raise RequestError(MALFORMED_REQUEST, f"json: {error}") from None
-    return {"hex": raw.hex()}
-
-
-def decoded_form(what: str, raw: bytes) -> dict[str, Any]:
-    """The JSON form of bytes the decoder takes, and the chain id they name (if any)."""
-    if what == "transaction":
-        return {"json": to_json(decode_transaction(raw)), "chain_id": None}
-    if what == "header":
-        return {"json": to_json(decode_header(raw)), "chain_id": None}
-    if what == "block":
-        return {"json": to_json(decode_block(raw)), "chain_id": None}
-    if what == "consensus_message":
-        chain_id, message = decode_consensus_message(raw)
-        return {"json": to_json(message), "chain_id": chain_id}
-    chain_id, envelope = decode_envelope(raw)
-    return {"json": {"message": to_json(envelope.message), "signatures": list(envelope.signatures)},
-            "chain_id": chain_id}
-
-
-def on_decode(request: dict[str, Any]) -> dict[str, Any]:
-    what = required(request, "what", str)
-    if what not in DECODABLE:
-        raise RequestError(MALFORMED_REQUEST, f"what: {what!r} is none of {', '.join(DECODABLE)}")
-    raw = hex_bytes(request.get("hex"), "hex")
-    try:
-        return {**decoded_form(what, raw), "failure": None}
-    except DecodeError as error:
-        return {"json": None, "chain_id": None, "failure": error.reason.value}
-
-
-def on_state_root(request: dict[str, Any]) -> dict[str, Any]:
-    try:
-        state = from_json(LedgerState, request.get("state"))
-    except JsonFormError as error:
-        raise RequestError(MALFORMED_REQUEST, f"state: {error}") from None
-    return {"state_root": state_root(state)}
-
-
-STATELESS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "encode": on_encode, "decode": on_decode, "state_root": on_state_root,
-}
-"""Requests about bytes and states alone: answered with or without `init`."""
-
-
-def answer(node: Node, line: str) -> tuple[dict[str, Any], bool]:
-    """The answer to one request line, and whether it was `shutdown`."""
-    try:
-        request = json.loads(line)
-    except json.JSONDecodeError as error:
-        return error_answer(None, MALFORMED_REQUEST, f"not JSON: {error}"), False
-    if not isinstance(request, dict):
-        return error_answer(None, MALFORMED_REQUEST, "a request is a JSON object"), False
-    msg_id = request.get("msg_id")
-    try:
-        body = node.answer_body(request)
-        reply = {"type": f"{request['type']}_ok", "in_reply_to": msg_id, **body}
-    except RequestError as error:
-        reply = error_answer(msg_id, error.code, str(error))
-    except Exception as error:  # a bug of this node: say so, log where, serve on
-        traceback.print_exc(file=sys.stderr)
-        reply = error_answer(msg_id, CRASH, f"{type(error).__name__}: {error}")
-    return reply, request.get("type") == "shutdown"
-
-
-def serve(lines: TextIO, out: TextIO, node: Node) -> None:
-    for line in lines:
-        reply, done = answer(node, line)
-        out.write(json.dumps(reply, separators=(",", ":")) + "\n")
-        out.flush()
-        if done:
-            return
-
-
 def main(arguments: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m reference.adapter", description=__doc__.split("\n\n")[0])
     parser.add_argument("--variant", choices=sorted(NODE_VARIANTS), help="run with this deliberate bug (negative control)")
@@ -337,7 +185,7 @@ def main(arguments: list[str] | None = None) -> None:
     parts = Parts() if options.variant is None else NODE_VARIANTS[options.variant]
     if options.variant is not None:
         print(f"reference node: variant {options.variant} installed", file=sys.stderr)
-    serve(sys.stdin, sys.stdout, Node(parts))
+    serve(sys.stdin, sys.stdout, Node(parts).answer_body)
 
 
 if __name__ == "__main__":

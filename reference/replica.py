@@ -440,9 +440,9 @@ class Replica:
             return
         if self.slot is not None and self.slot.pre_prepare.height <= stable.height:
             self.slot = None
-        for height in [h for h in self.checkpoint_votes if h <= stable.height]:
+        for height in [voted for voted in self.checkpoint_votes if voted <= stable.height]:
             del self.checkpoint_votes[height]
-        for height in [h for h in self.prepared if h <= stable.height]:
+        for height in [prepared for prepared in self.prepared if prepared <= stable.height]:
             del self.prepared[height]
         self.stable = stable
         self.known_height = max(self.known_height, stable.height)
@@ -478,9 +478,9 @@ class Replica:
 
     def forget_view_changes_below(self, view: int) -> None:
         """View changes below `view` no longer matter; senders asking for `view` itself neither."""
-        for old in [v for v in self.view_changes if v < view]:
+        for old in [changed for changed in self.view_changes if changed < view]:
             del self.view_changes[old]
-        for old in [v for v in self.view_change_senders if v <= view]:
+        for old in [asked for asked in self.view_change_senders if asked <= view]:
             del self.view_change_senders[old]
 
     def view_to_enter_refusal(self, view: int) -> Refusal | None:

@@ -7,17 +7,20 @@ counting, the NEW-VIEW computation and batching (the replica), and in the bounda
 check. The differential tests (tests/test_reference_ledger.py,
 tests/test_reference_replica.py) and the conformance suite must fail each one; a
 test shows which catches it. Measured through the adapter (`fedspec conformance run
---node "python3 -m reference.adapter --variant NAME"`, every runner):
+--node "python3 -m reference.adapter --variant NAME"`, every runner). The NEW-VIEW and
+batching variants were caught by the differential tests alone until their shrunk
+counterexamples became the replica runner's `regressions` cases
+(tests/test_conformance_replica.py shows each fails there):
 
 | variant | the suite | the differential tests |
 |---|---|---|
 | expiry_at_deadline | 11 ledger cases | ledger sequences |
 | expiry_misses_task_locks | 17 ledger cases | ledger sequences |
-| root_rehashes_on_insert_only | 97 ledger, 51 replica, 37 schedule cases | ledger sequences |
-| root_changed_by_id_alone | 108 ledger, 51 replica cases | ledger sequences |
+| root_rehashes_on_insert_only | 97 ledger, 53 replica, 37 schedule cases | ledger sequences |
+| root_changed_by_id_alone | 108 ledger, 52 replica cases | ledger sequences |
 | quorum_checkpoint_tally_by_height | 2 replica cases (paths n4f1.walk-4) | group runs |
-| new_view_first_certificate_wins | none | view-change runs |
-| batch_fills_past_large_request | none | primary runs |
+| new_view_first_certificate_wins | 2 replica cases (regressions/new_view_*) | view-change runs |
+| batch_fills_past_large_request | 1 replica case (regressions/primary_batches_whole_requests_*) | primary runs |
 | boundary_sender_signature_only | 1 replica case (a forged certificate vote) | (inputs arrive authenticated) |
 """
 

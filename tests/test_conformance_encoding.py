@@ -3,7 +3,7 @@ process, and nodes with one encoding bug each fail the cases that should catch i
 
 The cases are written to disk and read back first, as the suite ships them, so the
 runner is tested on what a node's team gets. The negative controls run the spec
-node in-process (the same `spec_node.answer_body` the process serves) with one
+node in-process (`conformance.suite.IN_PROCESS`: the same `spec_node.answer_body` the process serves) with one
 function swapped: an encoder, a decoder's failure name, a state root, or a case's
 expected side corrupted by hand.
 """
@@ -12,16 +12,15 @@ import copy
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from conformance import spec_node
+from conformance import adapter_base
 from conformance.cases import Case, case_files, load_cases
-from conformance.node import Verdict, require_ok
-from conformance.protocol import ANSWER_TYPES, PROTOCOL_VERSION, RequestType, error_answer
+from conformance.node import Verdict
 from conformance.runners import encoding
-from conformance.suite import Nodes, play, run_cases
+from conformance.suite import IN_PROCESS, Nodes, play, run_cases
 from spec.wire.encoding import transaction_bytes
 from spec.wire.message_encoding import block_bytes
 from spec.wire.records import LedgerState
@@ -60,47 +59,9 @@ def test_the_spec_node_passes_every_case_through_the_adapter(cases: list[Case], 
 
 
 # --- negative controls, in process ---------------------------------------------------------------------
-class InProcessSession:
-    """What the runner needs of a node session, served by the spec node's own functions."""
-
-    def __init__(self) -> None:
-        self.node: spec_node.NodeState | None = None
-
-    def init(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self.request({"type": "init", "protocol": PROTOCOL_VERSION, **body})
-
-    def request(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The answer as the process would give it, and an error answer failing the case as there."""
-        try:
-            self.node, fields = spec_node.answer_body(self.node, body)
-            answer = {"type": ANSWER_TYPES[RequestType(body["type"])], **fields}
-        except spec_node.RequestError as error:
-            answer = error_answer(None, error.code, str(error))
-        return require_ok(answer, str(body["type"]))
-
-
-class InProcessNodes:
-    """What `suite.play` needs of the node processes, for one in-process session."""
-
-    def __init__(self) -> None:
-        self.one = InProcessSession()
-
-    def session(self, slot: int = 0) -> InProcessSession:
-        return self.one
-
-    def log_marks(self) -> dict[int, int]:
-        return {}
-
-    def logs_since(self, marks: dict[int, int]) -> str:
-        return ""
-
-    def discard(self) -> None:
-        self.one = InProcessSession()
-
-
 def failing_ids(cases: list[Case]) -> set[str]:
-    """The cases the in-process node does not pass, whatever the verdict."""
-    nodes = cast(Nodes, InProcessNodes())
+    """The cases the spec node, played in this process, does not pass, whatever the verdict."""
+    nodes = Nodes(IN_PROCESS)
     return {case.id for case in cases if play(encoding, nodes, case).verdict != Verdict.PASS}
 
 
@@ -117,7 +78,7 @@ def test_the_in_process_spec_node_passes_too(cases: list[Case]) -> None:
 def test_an_encoder_that_drops_a_transaction_signature_byte_fails_every_transaction_case(
     cases: list[Case], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(spec_node, "transaction_bytes", lambda tx: transaction_bytes(tx)[:-1])
+    monkeypatch.setattr(adapter_base, "transaction_bytes", lambda tx: transaction_bytes(tx)[:-1])
     assert failing_ids(cases) == ids_of(cases, "transaction")
     assert {"transaction", "decode"} == {case.handler for case in cases if case.id in ids_of(cases, "transaction")}
 
@@ -125,7 +86,7 @@ def test_an_encoder_that_drops_a_transaction_signature_byte_fails_every_transact
 def test_a_block_encoder_that_drops_the_last_byte_fails_every_block_case(
     cases: list[Case], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(spec_node, "block_bytes", lambda block: block_bytes(block)[:-1])
+    monkeypatch.setattr(adapter_base, "block_bytes", lambda block: block_bytes(block)[:-1])
     assert failing_ids(cases) == ids_of(cases, "block")
 
 
@@ -133,7 +94,7 @@ def test_a_decoder_that_names_the_wrong_failure_fails_the_malformed_cases(
     cases: list[Case], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """TRAILING_BYTES reported as TRUNCATED: exactly the cases of TRAILING_BYTES fail."""
-    real = spec_node.on_decode
+    real = adapter_base.on_decode
 
     def confused(body: dict[str, Any]) -> dict[str, Any]:
         answer = real(body)
@@ -141,7 +102,7 @@ def test_a_decoder_that_names_the_wrong_failure_fails_the_malformed_cases(
             answer["failure"] = "TRUNCATED"
         return answer
 
-    monkeypatch.setattr(spec_node, "on_decode", confused)
+    monkeypatch.setitem(adapter_base.WIRE_REQUESTS, "decode", confused)
     trailing = {case.id for case in cases if case.handler == "malformed" and case.data["failure"] == "TRAILING_BYTES"}
     assert trailing
     assert failing_ids(cases) == trailing
@@ -155,7 +116,7 @@ def test_a_state_root_that_leaves_out_the_reputations_fails_the_states_that_have
         stripped.reputations = {}
         return state_root(stripped)
 
-    monkeypatch.setattr(spec_node, "state_root", without_reputations)
+    monkeypatch.setattr(adapter_base, "state_root", without_reputations)
     with_reputations = {case.id for case in cases if case.handler == "state_root" and case.data["state"]["reputations"]}
     assert with_reputations
     assert failing_ids(cases) == with_reputations

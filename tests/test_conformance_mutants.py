@@ -11,7 +11,7 @@ from conformance.cases import load_cases
 from conformance.generate import KILLS_FILE
 from conformance.kills import kill_table
 from conformance.mutants import MUTANT_NODES, MutantNode
-from conformance.node import Verdict
+from conformance.node import HandshakeError, Verdict
 from conformance.runners import RUNNERS
 from conformance.suite import run_cases
 
@@ -57,5 +57,5 @@ def test_control_a_mutant_without_a_bug_is_killed_by_nothing(monkeypatch: pytest
 
 def test_control_an_unknown_mutant_is_refused() -> None:
     cases = [case for case in load_cases() if case.runner == "ledger"][:1]
-    with pytest.raises(Exception, match="handshake"):
+    with pytest.raises(HandshakeError, match="unknown mutant 'no_such_bug'"):
         list(run_cases(RUNNERS, f"{SPEC_NODE} --mutant no_such_bug", cases, stop_on_failure=False))

@@ -34,6 +34,7 @@ from conformance.replica_vectors import (
     path_cases,
     quorum_cases,
     refusal_cases,
+    regression_cases,
     trace_cases,
     witness_cases,
 )
@@ -63,6 +64,7 @@ def cases() -> dict[str, list[Case]]:
         "paths": path_cases(),
         "refusals": refusal_cases(),
         "quorum": quorum_cases(),
+        "regressions": regression_cases(),
     }
 
 
@@ -75,6 +77,7 @@ def test_each_handler_has_its_cases_under_unique_valid_names(cases: dict[str, li
     assert counts["witnesses"] >= 3 * len(list(WITNESS_CONFIGS.glob("*.toml"))), counts
     assert counts["paths"] == 3 * replica_vectors.PATH_WALKS, "one case per correct n4f1 replica a walk"
     assert counts["quorum"] == 3 * 6
+    assert counts["regressions"] == 4
     assert all(case.handler == handler and case.runner == "replica" for handler, found in cases.items() for case in found)
     case_files(every_case(cases))  # raises on an invalid name or two cases with one id
 
@@ -280,5 +283,73 @@ def test_paths_are_made_under_the_checkers_hash_seed_whatever_this_process_runs_
 
 
 def test_the_hand_written_cases_are_the_same_bytes_each_time(cases: dict[str, list[Case]]) -> None:
-    assert case_files(refusal_cases() + quorum_cases()) == case_files(cases["refusals"] + cases["quorum"])
+    assert case_files(refusal_cases() + quorum_cases() + regression_cases()) == case_files(
+        cases["refusals"] + cases["quorum"] + cases["regressions"])
+
+
+# --- the regressions catch the reference node's variants the other cases miss ---------------------------------------
+REGRESSION_KILLS = {
+    "new_view_first_certificate_wins": {
+        "replica/regressions/new_view_reproposes_the_highest_view_certificate",
+        "replica/regressions/new_view_with_the_highest_view_certificate_is_taken",
+    },
+    "batch_fills_past_large_request": {
+        "replica/regressions/primary_batches_whole_requests_up_to_the_first_that_does_not_fit",
+    },
+}
+"""The reference node's variants (reference/variants.py) that only the differential tests
+caught before the `regressions` handler, and the regression cases that fail each."""
+REFERENCE_NODE = f"{shlex.quote(sys.executable)} -m reference.adapter"
+
+
+def failing_case_ids(command: str, cases: list[Case]) -> set[str]:
+    from conformance.runners import RUNNERS
+
+    return {result.case_id for result in run_cases(RUNNERS, command, cases, stop_on_failure=False)
+            if result.verdict != Verdict.PASS}
+
+
+@pytest.mark.parametrize("command", [SPEC_NODE, REFERENCE_NODE], ids=["spec-node", "reference-node"])
+def test_the_spec_and_reference_nodes_pass_every_regression(cases: dict[str, list[Case]], command: str) -> None:
+    assert failing_case_ids(command, cases["regressions"]) == set()
+
+
+@pytest.mark.parametrize("variant", sorted(REGRESSION_KILLS))
+def test_control_the_regressions_catch_variant(cases: dict[str, list[Case]], variant: str) -> None:
+    """Negative controls: the reference node with one deliberate bug, through its adapter,
+    fails the regression written for that bug, and no other."""
+    assert failing_case_ids(f"{REFERENCE_NODE} --variant {variant}", cases["regressions"]) == REGRESSION_KILLS[variant]
+
+
+def test_control_a_regression_that_no_longer_shows_its_point_fails_generation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spec whose primary fills its block past a request that does not fit: the batching
+    case would expect the bug, and generation refuses it rather than write it."""
+    def fills_past(config: pbft.ConsensusConfig, requests: Any) -> tuple[Any, ...]:
+        transactions: list[Any] = []
+        for request in requests:
+            if len(transactions) + len(request) <= config.max_block_transactions:
+                transactions.extend(request)
+        return tuple(transactions)
+
+    monkeypatch.setattr(pbft, "block_transactions", fills_past)
+    with pytest.raises(AssertionError, match="primary_batches_whole_requests.*do not show"):
+        regression_cases()
+
+
+def test_control_the_spec_that_asked_an_empty_request_whether_it_was_executed_crashes_on_its_case(
+    cases: dict[str, list[Case]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spec before the fix: whether a request is executed was asked before its shape,
+    and read the first transaction of an empty request."""
+    real = pbft.client_request_refusal
+
+    def executed_first(config: pbft.ConsensusConfig, state: pbft.ReplicaState, request: Any) -> Refusal | None:
+        if pbft.request_is_executed(state, request):
+            return Refusal.REQUEST_ALREADY_EXECUTED
+        return real(config, state, request)
+
+    monkeypatch.setattr(pbft, "client_request_refusal", executed_first)
+    case = next(case for case in cases["regressions"] if case.name == "empty_request_after_the_first_block_is_malformed")
+    with pytest.raises(IndexError):
+        answers_differ(case)
 

@@ -11,12 +11,21 @@ import pytest
 from typer.testing import CliRunner
 
 import conformance.node
-from conformance.node import HandshakeError, Verdict
+from conformance.node import (
+    HandshakeError,
+    NodeFailure,
+    NodeProcess,
+    Verdict,
+    answers_an_earlier_request,
+    parsed_answer,
+)
+from conformance.protocol import PROTOCOL_VERSION, RequestType
 from conformance.runners import ledger
 from conformance.suite import (
     CaseResult,
     RunOptions,
     collect,
+    handshake_genesis,
     json_differences,
     json_report,
     junit_report,
@@ -28,6 +37,9 @@ from fedspec.cli import app
 FAKE_NODE = f"{sys.executable} {Path(__file__).parent / 'fake_node.py'}"
 SPEC_NODE = f"{sys.executable} -m conformance.spec_node"
 RUNNERS = {"ledger": ledger}
+HANG_GUARD_S = 3.0
+"""How long the hang test waits for an answer: the hung request never comes; the
+others, two small blocks each, come in milliseconds."""
 FLOWS = "ledger/flows/"
 """The five flows' cases: those of each flow's second block are the ones the fake node
 misbehaves on (an `apply_blocks` of two blocks); the others it answers as the spec."""
@@ -76,7 +88,7 @@ def test_each_misbehaviour_gets_its_verdict_on_its_cases_and_the_run_goes_on(mod
 
 
 def test_a_hung_node_times_out_is_killed_and_a_fresh_one_takes_the_next_case(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(conformance.node, "REQUEST_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(conformance.node, "REQUEST_TIMEOUT_S", HANG_GUARD_S)
     cases = [case for case in flow_cases() if case.id.startswith(FLOWS + "task_high_quality")]
     results = run_fake("hang", cases)
     assert verdicts(results) == {
@@ -142,3 +154,32 @@ def test_cli_exit_codes_0_1_2_and_a_replay_that_runs_only_its_case(tmp_path: Pat
     assert (tmp_path / "junit.xml").exists()
     assert invoke("--node", f"{FAKE_NODE} no_init", "-k", FLOWS)[0] == 2
     assert invoke("--node", SPEC_NODE, "--case", "ledger/no/such")[0] == 2
+
+
+def test_an_answer_the_runner_gave_up_on_is_passed_over_not_taken_for_the_next() -> None:
+    """A case that fails part way leaves answers unread (a schedule's other replicas);
+    the next request's answer is found behind them, and the session is not wrongly
+    called out of protocol."""
+    node = NodeProcess.start(SPEC_NODE)
+    try:
+        init = {"type": "init", "protocol": PROTOCOL_VERSION, "genesis": handshake_genesis(), "replica": None}
+        node.request(init)
+        node.send({"type": "state"})  # never read: the runner moved on
+        answer = node.request({"type": "state"})
+        assert answer["type"] == "state_ok" and answer["in_reply_to"] == node.next_id - 1
+    finally:
+        node.kill()
+
+
+def test_control_an_answer_to_a_later_request_is_out_of_protocol() -> None:
+    with pytest.raises(NodeFailure, match="expected the answer to msg_id 3"):
+        parsed_answer('{"type": "state_ok", "in_reply_to": 4}', RequestType.STATE, 3)
+    assert answers_an_earlier_request('{"type": "state_ok", "in_reply_to": 2}', 3)
+    assert not answers_an_earlier_request('{"type": "state_ok", "in_reply_to": 4}', 3)
+
+
+def test_a_node_command_that_does_not_parse_is_a_bad_invocation() -> None:
+    assert invoke("--node", 'python3 "unbalanced', "-k", FLOWS)[0] == 2
+    assert invoke("--node", "", "-k", FLOWS)[0] == 2
+    assert invoke("--node", SPEC_NODE, "-k", "no/such/case")[0] == 2
+    assert invoke("--node", SPEC_NODE, "--suite", "")[0] == 2

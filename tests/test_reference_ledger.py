@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from ledger_cases import UNDER_TEST, Draw, next_timestamp, signed_by_its_platform
 
 from conformance.protocol import ledger_summary
+from conformance.protocol import ledger_summary as reference_summary
 from conformance.suite import json_differences
-from reference.adapter import ledger_summary as reference_summary
 from reference.chain import chain_from_genesis as reference_chain
 from reference.ledger import Ledger
 from reference.variants import VARIANTS
@@ -237,13 +237,14 @@ def test_the_adapter_steps_no_replica_when_init_named_none() -> None:
     """A ledger alone (`replica` null) takes blocks, not replica inputs: error 14, as the spec node answers."""
     import json
 
-    from reference.adapter import Node, answer
+    from conformance.adapter_base import answer_line
+    from reference.adapter import Node
     from reference.variants import Parts
 
     node = Node(Parts())
     init = {"type": "init", "msg_id": 1, "protocol": "fedspec-adapter/1", "genesis": to_json(GENESIS), "replica": None}
-    assert answer(node, json.dumps(init))[0]["type"] == "init_ok"
-    reply, _ = answer(node, json.dumps({"type": "step", "msg_id": 2, "input": {}}))
+    assert answer_line(json.dumps(init), node.answer_body)[0]["type"] == "init_ok"
+    reply, _ = answer_line(json.dumps({"type": "step", "msg_id": 2, "input": {}}), node.answer_body)
     assert (reply["type"], reply["code"], reply["definite"]) == ("error", 14, True)
 
 

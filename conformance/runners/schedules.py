@@ -22,6 +22,7 @@ replays from its index (`scope_schedule`), a sampled one from its N and seed
 """
 
 import random
+import re
 from typing import Any
 
 from conformance.cases import Case
@@ -80,6 +81,20 @@ def cases_for_seed(seed: int) -> list[Case]:
     for n, count in ((4, SAMPLE_N4_MUTATED), (7, SAMPLE_N7), (13, SAMPLE_N13)):
         schedules += [sampled_schedule(n, rng.randrange(1_000_000)) for _ in range(count)]
     return [schedule_case(schedule) for schedule in schedules]
+
+
+SAMPLED_ID = re.compile(r"^schedules/n(\d+)f\d+/seed-(\d+)$")
+"""A sampled schedule's case id: it holds all it takes to draw the schedule again."""
+
+
+def case_for_id(case_id: str) -> list[Case]:
+    """The sampled schedule a case id names (what a replay of a `--seed` run asks for),
+    drawn again from its N and seed; none for any other id."""
+    match = SAMPLED_ID.match(case_id)
+    if match is None:
+        return []
+    case = schedule_case(sampled_schedule(int(match.group(1)), int(match.group(2))))
+    return [case] if case.id == case_id else []
 
 
 def generate() -> list[Case]:
