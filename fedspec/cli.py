@@ -812,7 +812,8 @@ def cluster_failed(error: Exception) -> None:
 
 @cluster_app.command("up", cls=PlainCommand)
 def cluster_up_command(
-    replicas: int = typer.Option(4, "--replicas", metavar="N", help="How many replicas (4 .. 31)."),
+    replicas: int | None = typer.Option(None, "--replicas", metavar="N",
+                                        help="How many replicas (4 .. 31; default 4, or the cluster's in DIR)."),
     directory: Path = CLUSTER_DIR_OPTION,
     byzantine: str = typer.Option("", "--byzantine", metavar="MODE",
                                   help="Tests only: run one replica as equivocate, double_vote or silent."),
@@ -865,6 +866,28 @@ def cluster_down_command(directory: Path = CLUSTER_DIR_OPTION) -> None:
         cluster_failed(error)
 
 
+@cluster_app.command("load", cls=PlainCommand)
+def cluster_load_command(
+    transactions: int = typer.Option(1_000, "--transactions", metavar="N", help="How many signed BALANCE_SETs."),
+    directory: Path = CLUSTER_DIR_OPTION,
+) -> None:
+    """Submit N signed transactions and wait until each is acknowledged as committed (the acks are recorded in
+    DIR for the audit)."""
+    import secrets
+
+    from reference.node.cluster_control import HEALTHY_SECONDS, ClusterError, load_cluster
+    from reference.node.load import run_load
+
+    try:
+        cluster = load_cluster(directory)
+    except ClusterError as error:
+        cluster_failed(error)
+        return
+    result = run_load(cluster.layout, transactions, f"load-{secrets.token_hex(4)}", cluster.correct(), HEALTHY_SECONDS)
+    out.print(escape(f"{result.submitted} submitted, {result.acknowledged} acknowledged as committed"))
+    raise typer.Exit(EXIT_OK if result.acknowledged == result.submitted else EXIT_VIOLATION)
+
+
 @cluster_app.command("audit", cls=PlainCommand)
 def cluster_audit_command(directory: Path = CLUSTER_DIR_OPTION) -> None:
     """Replay every correct replica's chain through the spec; check prefixes, roots, invariants and acks."""
@@ -875,6 +898,7 @@ def cluster_audit_command(directory: Path = CLUSTER_DIR_OPTION) -> None:
         load_cluster(directory)
     except ClusterError as error:
         cluster_failed(error)
+        return
     report = audit_directory(directory)
     out.print(escape(report.summary()))
     for problem in report.problems:

@@ -183,8 +183,6 @@ def route_peers_through_proxy(layout: ClusterLayout, routes: list[dict[str, int]
 
 def create_cluster(directory: Path, replicas: int, byzantine: dict[int, str], seed_text: str | None = None,
                    timers: TimerSettings | None = None, durability: str = "full") -> Cluster:
-    if not MIN_REPLICAS <= replicas <= MAX_REPLICAS:
-        raise ClusterError(f"--replicas: {replicas} is not {MIN_REPLICAS} .. {MAX_REPLICAS}")
     for replica, mode in byzantine.items():
         if not 0 <= replica < replicas:
             raise ClusterError(f"--byzantine-replica: {replica} is not 0 .. {replicas - 1}")
@@ -230,11 +228,13 @@ def wait_healthy(cluster: Cluster, replicas: list[int]) -> None:
                            + ", ".join(f"{cluster.directory}/{replica_name(replica)}.log" for replica in sick))
 
 
-def cluster_up(directory: Path, replicas: int = DEFAULT_REPLICAS, byzantine: dict[int, str] | None = None,
+def cluster_up(directory: Path, replicas: int | None = None, byzantine: dict[int, str] | None = None,
                seed_text: str | None = None, timers: TimerSettings | None = None, durability: str = "full") -> Cluster:
-    """Lay out a cluster in `directory` (or reuse the one there), start the proxy and every replica, and wait
+    """Lay out a cluster of `replicas` (default DEFAULT_REPLICAS) in `directory` (or reuse the one there), start the proxy and every replica, and wait
     until each answers and is connected to its peers. Refused if any of its processes is running, or a pid
     file names one that is gone."""
+    if replicas is not None and not MIN_REPLICAS <= replicas <= MAX_REPLICAS:
+        raise ClusterError(f"--replicas: {replicas} is not {MIN_REPLICAS} .. {MAX_REPLICAS}")
     if (directory / CLUSTER_FILE).exists():
         cluster = load_cluster(directory)
         running = live_processes(cluster)
@@ -245,13 +245,14 @@ def cluster_up(directory: Path, replicas: int = DEFAULT_REPLICAS, byzantine: dic
         if stale:
             raise ClusterError(f"{directory}: stale pid files of {', '.join(stale)} (processes gone); "
                                "`fedspec cluster down` clears them")
-        if cluster.replicas != replicas or (byzantine is not None and byzantine != cluster.byzantine):
+        if (replicas is not None and cluster.replicas != replicas) or (byzantine is not None and byzantine != cluster.byzantine):
             raise ClusterError(f"{directory}: holds a cluster of {cluster.replicas} replicas"
                                f"{' with Byzantine ' + str(cluster.byzantine) if cluster.byzantine else ''}; "
                                "use another --dir, or remove this one")
     else:
         directory.mkdir(parents=True, exist_ok=True)
-        cluster = create_cluster(directory, replicas, byzantine or {}, seed_text, timers, durability)
+        cluster = create_cluster(directory, replicas or DEFAULT_REPLICAS, byzantine or {}, seed_text, timers,
+                                 durability)
     try:
         start_proxy(cluster)
         for replica in range(cluster.replicas):

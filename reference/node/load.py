@@ -73,3 +73,42 @@ def read_acks(directory: Path) -> list[Ack]:
         return []
     return [Ack(str(entry["transaction_hash"]), int(entry["height"]), int(entry["replica"]))
             for entry in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line)]
+
+
+ACK_POLL_SECONDS = 0.1
+"""How often unacknowledged transactions are asked about again."""
+BATCH_TRANSACTIONS = 500
+"""Transactions in one submission on the control socket."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    submitted: int
+    acknowledged: int
+    unanswered: int
+    """Submissions a replica did not answer (it was down or paused): sent again to the next replica."""
+
+
+def run_load(layout: ClusterLayout, count: int, tag: str, replicas: list[int], timeout: float) -> LoadResult:
+    """Submit `count` transactions (to the first replica of `replicas` that answers), then ask until each is
+    acknowledged as committed or `timeout` seconds pass (a hang guard)."""
+    import time
+
+    transactions = [balance_set(layout, number, tag) for number in range(count)]
+    unanswered = 0
+    for start in range(0, count, BATCH_TRANSACTIONS):
+        batch = transactions[start:start + BATCH_TRANSACTIONS]
+        for replica in replicas:
+            if submit(layout, replica, batch) is not None:
+                break
+            unanswered += 1
+    waiting = list(transactions)
+    deadline = time.monotonic() + timeout
+    turn = 0
+    while waiting and time.monotonic() < deadline:
+        acked = {ack.transaction_hash for ack in acknowledge(layout, replicas[turn % len(replicas)], waiting)}
+        waiting = [transaction for transaction in waiting if transaction_hash(transaction).hex() not in acked]
+        turn += 1
+        if waiting:
+            time.sleep(ACK_POLL_SECONDS)
+    return LoadResult(count, count - len(waiting), unanswered)
