@@ -105,6 +105,7 @@ async def run_proxy(routes: list[dict[str, int]], control: Path) -> None:
     await stopping.wait()
     for server in servers:
         server.close()
+    control.unlink(missing_ok=True)
 
 
 def main(arguments: list[str]) -> int:
