@@ -45,12 +45,14 @@ def byzantine_sends(mode: str, chain_id: str, signatures: SignatureStore, peers:
     """What a replica in `mode` sends in place of the correct `sends` of `outputs`."""
     if mode == "silent":
         return []
+    forged_first: list[Send] = []
     extra: list[Send] = []
     for message in outputs:
         if mode == "double_vote" and isinstance(message, (Prepare, Commit)):
+            # sent before the genuine vote: after it, the slot may have closed and the forgery go unseen
             forged = type(message)(message.view, message.height, other_digest(message.digest), message.sender)
             data = sealed_frame(chain_id, signatures, forged)
-            extra += [] if data is None else [(None, data)]
+            forged_first += [] if data is None else [(None, data)]
         if mode == "equivocate" and isinstance(message, PrePrepare):
             data = sealed_frame(chain_id, signatures, conflicting_proposal(message))
             if data is None:
@@ -60,4 +62,4 @@ def byzantine_sends(mode: str, chain_id: str, signatures: SignatureStore, peers:
             sends = [send for send in sends if send[1] != genuine]  # the genuine one goes to the first half only
             extra += [(peer, genuine) for peer in list(peers)[:len(peers) // 2] if genuine is not None]
             extra += [(peer, data) for peer in half]
-    return sends + extra
+    return forged_first + sends + extra

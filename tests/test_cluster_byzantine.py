@@ -1,0 +1,40 @@
+"""One Byzantine replica among 4 processes (f = 1): an equivocating primary, a double voter, a silent
+replica. The correct replicas go on committing, and the audit of their chains is clean: safety holds.
+Each mode is shown to misbehave (negative control): the correct replicas refuse what it sent, or
+see nothing from it."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster_helpers import load, running_cluster, wait_same_height
+
+from conformance.audit import audit_directory
+from reference.node.cluster_control import Cluster, replica_status
+
+
+def refusals(cluster: Cluster, name: str) -> int:
+    answers: list[Any] = [replica_status(cluster, replica) for replica in cluster.correct()]
+    return sum(int(answer["refusals"].get(name, 0)) for answer in answers if answer is not None)
+
+
+@pytest.mark.parametrize(("mode", "replica", "shown_by"), [
+    ("equivocate", 0, "vote_for_other_block"),   # the primary of view 0: peers hold different proposals
+    ("double_vote", 0, "vote_for_other_block"),  # its second vote of a slot names another block
+    ("silent", 3, ""),
+])
+def test_one_byzantine_replica_among_four_keeps_safety(tmp_path: Path, mode: str, replica: int, shown_by: str) -> None:
+    directory = tmp_path / "cluster"
+    with running_cluster(directory, {replica: mode}) as cluster:
+        assert cluster.correct() == [other for other in range(4) if other != replica]
+        load(cluster, 30, "first")
+        load(cluster, 30, "second")
+        assert wait_same_height(cluster, cluster.correct())
+        if shown_by:
+            assert refusals(cluster, shown_by) > 0
+        else:  # silent: no correct replica ever got a vote from it
+            answer = replica_status(cluster, replica)
+            assert answer is not None and answer["byzantine"] == "silent"
+    report = audit_directory(directory)
+    assert report.clean, report.problems
+    assert sorted(report.heights) == cluster.correct() and report.acks_checked == 60
