@@ -21,7 +21,8 @@ def refusals(cluster: Cluster, name: str) -> int:
 @pytest.mark.parametrize(("mode", "replica", "shown_by"), [
     ("equivocate", 0, "vote_for_other_block"),   # the primary of view 0: peers hold different proposals
     ("double_vote", 0, "vote_for_other_block"),  # its second vote of a slot names another block
-    ("silent", 3, ""),
+    ("silent", 0, ""),                           # the primary of view 0: the others must change view
+    ("silent", 3, ""),                           # a backup: the other three are the quorum
 ])
 def test_one_byzantine_replica_among_four_keeps_safety(tmp_path: Path, mode: str, replica: int, shown_by: str) -> None:
     directory = tmp_path / "cluster"
@@ -32,9 +33,12 @@ def test_one_byzantine_replica_among_four_keeps_safety(tmp_path: Path, mode: str
         assert wait_same_height(cluster, cluster.correct())
         if shown_by:
             assert refusals(cluster, shown_by) > 0
-        else:  # silent: no correct replica ever got a vote from it
+        else:
             answer = replica_status(cluster, replica)
             assert answer is not None and answer["byzantine"] == "silent"
+        if (mode, replica) == ("silent", 0):  # nothing came from the primary of view 0: a view change
+            views = [replica_status(cluster, other) for other in cluster.correct()]
+            assert all(view is not None and view["view"] >= 1 for view in views), views
     report = audit_directory(directory)
     assert report.clean, report.problems
     assert sorted(report.heights) == cluster.correct() and report.acks_checked == 60
