@@ -10,7 +10,8 @@ import pytest
 from cluster_helpers import load, running_cluster, wait_same_height
 
 from conformance.audit import audit_directory
-from reference.node.cluster_control import Cluster, replica_status
+from reference.node.cluster_control import Cluster, ClusterError, create_cluster, load_cluster, replica_status
+from reference.node.config import ConfigError, config_from_table, load_config
 
 
 def refusals(cluster: Cluster, name: str) -> int:
@@ -42,3 +43,15 @@ def test_one_byzantine_replica_among_four_keeps_safety(tmp_path: Path, mode: str
     report = audit_directory(directory)
     assert report.clean, report.problems
     assert sorted(report.heights) == cluster.correct() and report.acks_checked == 60
+
+
+def test_byzantine_mode_is_a_config_key_never_the_default(tmp_path: Path) -> None:
+    cluster = create_cluster(tmp_path, 4, {2: "double_vote"}, seed_text="byzantine config")
+    modes = [load_config(path).byzantine for path in cluster.layout.configs]
+    assert modes == ["", "", "double_vote", ""]
+    assert load_cluster(tmp_path).correct() == [0, 1, 3]
+    with pytest.raises(ConfigError, match="byzantine: 'liar' is none of equivocate, double_vote, silent"):
+        config_from_table({"replica": 0, "genesis": "g", "key": "k", "data_dir": "d", "byzantine": "liar",
+                           "listen": {"host": "127.0.0.1", "port": 1}}, tmp_path)
+    with pytest.raises(ClusterError, match="--byzantine: 'liar' is none of"):
+        create_cluster(tmp_path / "other", 4, {0: "liar"})

@@ -250,7 +250,6 @@ def cluster_up(directory: Path, replicas: int | None = None, byzantine: dict[int
                                f"{' with Byzantine ' + str(cluster.byzantine) if cluster.byzantine else ''}; "
                                "use another --dir, or remove this one")
     else:
-        directory.mkdir(parents=True, exist_ok=True)
         cluster = create_cluster(directory, replicas or DEFAULT_REPLICAS, byzantine or {}, seed_text, timers,
                                  durability)
     try:
