@@ -819,13 +819,15 @@ def cluster_up_command(
                                   help="Tests only: run one replica as equivocate, double_vote or silent."),
     byzantine_replica: int = typer.Option(0, "--byzantine-replica", metavar="REPLICA",
                                           help="Which replica --byzantine applies to (0, the first primary)."),
+    direct: bool = typer.Option(False, "--direct",
+                                help="Connect the replicas directly, not through the loopback proxy (no partitions)."),
 ) -> None:
     """Lay out genesis, keys and configs in DIR (or reuse the cluster there), start the replicas and the
     loopback proxy, and wait until every replica answers and is connected to its peers."""
     from reference.node.cluster_control import ClusterError, cluster_status, cluster_up
 
     try:
-        cluster_up(directory, replicas, {byzantine_replica: byzantine} if byzantine else None)
+        cluster_up(directory, replicas, {byzantine_replica: byzantine} if byzantine else None, proxy=not direct)
         print_cluster_status(cluster_status(directory))
     except ClusterError as error:
         cluster_failed(error)

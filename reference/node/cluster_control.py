@@ -3,8 +3,9 @@
 The cluster lives in one directory (default `.fedspec-cluster/`): the genesis, keys and configs that
 `cluster.make_cluster` writes, a pid file per process (`replica-I.pid`, `proxy.pid`), the routes of
 the loopback proxy (`proxy-routes.json`) and `cluster.json` (how many replicas, which one is
-Byzantine). Every replica reaches every peer through the proxy, on a route of its own, so one
-replica can be partitioned off (`fault partition R`) and healed. Processes are started in sessions
+Byzantine, whether the proxy is in the path). Every replica reaches every peer through the proxy, on
+a route of its own, so one replica can be partitioned off (`fault partition R`) and healed; a
+cluster laid out with `proxy=False` (benchmarks) connects the replicas directly and cannot be. Processes are started in sessions
 of their own (they outlive the command that started them) and stopped by the pids recorded.
 
 Every failure a user can cause is a `ClusterError` with a precise message.
@@ -55,6 +56,8 @@ class Cluster:
     layout: ClusterLayout
     byzantine: dict[int, str]
     """Byzantine replicas, by index: the mode each runs in (tests only)."""
+    proxy: bool = True
+    """The replicas reach each other through the loopback proxy (which can partition them)."""
 
     @property
     def directory(self) -> Path:
@@ -131,7 +134,7 @@ def stop_pid(pid: int, forcefully: bool = False) -> None:
 
 
 def process_names(cluster: Cluster) -> list[str]:
-    return [replica_name(replica) for replica in range(cluster.replicas)] + [PROXY]
+    return [replica_name(replica) for replica in range(cluster.replicas)] + ([PROXY] if cluster.proxy else [])
 
 
 def live_processes(cluster: Cluster) -> dict[str, int]:
@@ -161,7 +164,7 @@ def load_cluster(directory: Path) -> Cluster:
         raise ClusterError(f"{directory}/{CLUSTER_FILE}: damaged ({error}); remove the directory") from None
     except Exception as error:  # NodeError from a key or the genesis
         raise ClusterError(f"{directory}: {error}") from None
-    return Cluster(layout, byzantine)
+    return Cluster(layout, byzantine, bool(description.get("proxy", True)))
 
 
 def proxy_routes(layout: ClusterLayout) -> list[dict[str, int]]:
@@ -177,24 +180,26 @@ def route_peers_through_proxy(layout: ClusterLayout, routes: list[dict[str, int]
         config = load_config(path)
         peers = tuple(PeerAddress(route["destination"], "127.0.0.1", route["port"])
                       for route in routes if route["source"] == replica)
-        config = replace(config, peers=peers, byzantine=byzantine.get(replica, ""))
+        config = replace(config, peers=peers or config.peers, byzantine=byzantine.get(replica, ""))
         path.write_text(config_toml(config, layout.directory), encoding="utf-8")
 
 
 def create_cluster(directory: Path, replicas: int, byzantine: dict[int, str], seed_text: str | None = None,
-                   timers: TimerSettings | None = None, durability: str = "full") -> Cluster:
+                   timers: TimerSettings | None = None, durability: str = "full", proxy: bool = True) -> Cluster:
     for replica, mode in byzantine.items():
         if not 0 <= replica < replicas:
             raise ClusterError(f"--byzantine-replica: {replica} is not 0 .. {replicas - 1}")
         if mode not in BYZANTINE_MODES:
             raise ClusterError(f"--byzantine: {mode!r} is none of {', '.join(BYZANTINE_MODES)}")
     layout = make_cluster(directory, replicas, seed_text=seed_text, durability=durability, timers=timers, http=False)
-    routes = proxy_routes(layout)
+    routes = proxy_routes(layout) if proxy else []
     (directory / "proxy-routes.json").write_text(json.dumps(routes, indent=1), encoding="utf-8")
-    route_peers_through_proxy(layout, routes, byzantine)
-    description = {"replicas": replicas, "byzantine": {str(replica): mode for replica, mode in byzantine.items()}}
+    if proxy or byzantine:
+        route_peers_through_proxy(layout, routes, byzantine)
+    description = {"replicas": replicas, "byzantine": {str(replica): mode for replica, mode in byzantine.items()},
+                   "proxy": proxy}
     (directory / CLUSTER_FILE).write_text(json.dumps(description, indent=1) + "\n", encoding="utf-8")
-    return Cluster(layout, byzantine)
+    return Cluster(layout, byzantine, proxy)
 
 
 # --- up, status, down -----------------------------------------------------------------------------------------
@@ -229,7 +234,8 @@ def wait_healthy(cluster: Cluster, replicas: list[int]) -> None:
 
 
 def cluster_up(directory: Path, replicas: int | None = None, byzantine: dict[int, str] | None = None,
-               seed_text: str | None = None, timers: TimerSettings | None = None, durability: str = "full") -> Cluster:
+               seed_text: str | None = None, timers: TimerSettings | None = None, durability: str = "full",
+               proxy: bool = True) -> Cluster:
     """Lay out a cluster of `replicas` (default DEFAULT_REPLICAS) in `directory` (or reuse the one there), start the proxy and every replica, and wait
     until each answers and is connected to its peers. Refused if any of its processes is running, or a pid
     file names one that is gone."""
@@ -251,9 +257,10 @@ def cluster_up(directory: Path, replicas: int | None = None, byzantine: dict[int
                                "use another --dir, or remove this one")
     else:
         cluster = create_cluster(directory, replicas or DEFAULT_REPLICAS, byzantine or {}, seed_text, timers,
-                                 durability)
+                                 durability, proxy)
     try:
-        start_proxy(cluster)
+        if cluster.proxy:
+            start_proxy(cluster)
         for replica in range(cluster.replicas):
             start_replica_process(cluster, replica)
         wait_healthy(cluster, list(range(cluster.replicas)))
@@ -342,6 +349,8 @@ def fault_resume(directory: Path, replica: int) -> str:
 
 
 def proxy_request(cluster: Cluster, request: dict[str, Any]) -> dict[str, Any]:
+    if not cluster.proxy:
+        raise ClusterError(f"{cluster.directory}: this cluster's replicas connect directly (laid out without the proxy)")
     pid = recorded_pid(cluster.directory, PROXY)
     if pid is None or not alive(pid):
         raise ClusterError("the cluster's proxy is not running (`fedspec cluster up` first)")
