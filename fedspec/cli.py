@@ -799,6 +799,168 @@ def node_run(config: Path = typer.Argument(..., metavar="CONFIG", help="The repl
     raise typer.Exit(node_main([str(config)]))
 
 
+cluster_app = plain_typer("A local cluster of replica processes on the loopback: up, status, faults, audit, down.")
+app.add_typer(cluster_app, name="cluster")
+CLUSTER_DIR_OPTION = typer.Option(Path(".fedspec-cluster"), "--dir", metavar="DIR", help="The cluster's directory.")
+REPLICA_ARGUMENT = typer.Argument(..., metavar="REPLICA", help="The replica's index (0 .. N - 1).")
+
+
+def cluster_failed(error: Exception) -> None:
+    """A cluster command that cannot do what was asked: one error line, exit 2."""
+    fail_input(str(error))
+
+
+@cluster_app.command("up", cls=PlainCommand)
+def cluster_up_command(
+    replicas: int | None = typer.Option(None, "--replicas", metavar="N",
+                                        help="How many replicas (4 .. 31; default 4, or the cluster's in DIR)."),
+    directory: Path = CLUSTER_DIR_OPTION,
+    byzantine: str = typer.Option("", "--byzantine", metavar="MODE",
+                                  help="Tests only: run one replica as equivocate, double_vote or silent."),
+    byzantine_replica: int = typer.Option(0, "--byzantine-replica", metavar="REPLICA",
+                                          help="Which replica --byzantine applies to (0, the first primary)."),
+    direct: bool = typer.Option(False, "--direct",
+                                help="Connect the replicas directly, not through the loopback proxy (no partitions)."),
+) -> None:
+    """Lay out genesis, keys and configs in DIR (or reuse the cluster there), start the replicas and the
+    loopback proxy, and wait until every replica answers and is connected to its peers."""
+    from reference.node.cluster_control import ClusterError, cluster_status, cluster_up
+
+    try:
+        cluster_up(directory, replicas, {byzantine_replica: byzantine} if byzantine else None, proxy=not direct)
+        print_cluster_status(cluster_status(directory))
+    except ClusterError as error:
+        cluster_failed(error)
+
+
+def print_cluster_status(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        line = f"replica {row['replica']}: {row['state']}" + (f", pid {row['pid']}" if row["pid"] else "")
+        if "height" in row:
+            peers = " ".join(f"{peer['replica']}{'+' if peer['connected'] else '-'}" for peer in row["peers"])
+            line += (f", view {row['view']}{'' if row['view_active'] else ' (changing)'}, height {row['height']}, "
+                     f"root {row['state_root'][:16]}, peers {peers}")
+        if row["byzantine"]:
+            line += f", byzantine {row['byzantine']}"
+        out.print(escape(line))
+
+
+@cluster_app.command("status", cls=PlainCommand)
+def cluster_status_command(directory: Path = CLUSTER_DIR_OPTION) -> None:
+    """Each replica's state: its pid, view, height, state root and peers (+ connected, - not)."""
+    from reference.node.cluster_control import ClusterError, cluster_status
+
+    try:
+        print_cluster_status(cluster_status(directory))
+    except ClusterError as error:
+        cluster_failed(error)
+
+
+@cluster_app.command("down", cls=PlainCommand)
+def cluster_down_command(directory: Path = CLUSTER_DIR_OPTION) -> None:
+    """Stop every process of the cluster by the pid recorded for it (its data stays in DIR)."""
+    from reference.node.cluster_control import ClusterError, cluster_down
+
+    try:
+        for line in cluster_down(directory):
+            out.print(escape(line))
+    except ClusterError as error:
+        cluster_failed(error)
+
+
+@cluster_app.command("load", cls=PlainCommand)
+def cluster_load_command(
+    transactions: int = typer.Option(1_000, "--transactions", metavar="N", help="How many signed BALANCE_SETs."),
+    directory: Path = CLUSTER_DIR_OPTION,
+) -> None:
+    """Submit N signed transactions and wait until each is acknowledged as committed (the acks are recorded in
+    DIR for the audit)."""
+    import secrets
+
+    from reference.node.cluster_control import HEALTHY_SECONDS, ClusterError, load_cluster
+    from reference.node.load import run_load
+
+    try:
+        cluster = load_cluster(directory)
+    except ClusterError as error:
+        cluster_failed(error)
+        return
+    result = run_load(cluster.layout, transactions, f"load-{secrets.token_hex(4)}", cluster.correct(), HEALTHY_SECONDS)
+    out.print(escape(f"{result.submitted} submitted, {result.acknowledged} acknowledged as committed"))
+    raise typer.Exit(EXIT_OK if result.acknowledged == result.submitted else EXIT_VIOLATION)
+
+
+@cluster_app.command("audit", cls=PlainCommand)
+def cluster_audit_command(directory: Path = CLUSTER_DIR_OPTION) -> None:
+    """Replay every correct replica's chain through the spec; check prefixes, roots, invariants and acks."""
+    from conformance.audit import audit_directory
+    from reference.node.cluster_control import ClusterError, load_cluster
+
+    try:
+        load_cluster(directory)
+    except ClusterError as error:
+        cluster_failed(error)
+        return
+    report = audit_directory(directory)
+    out.print(escape(report.summary()))
+    for problem in report.problems:
+        out.print(escape(f"  {problem}"))
+    raise typer.Exit(EXIT_OK if report.clean else EXIT_VIOLATION)
+
+
+fault_app = plain_typer("Faults in the style of CometBFT's e2e perturbations; each waits until the replica answers.")
+cluster_app.add_typer(fault_app, name="fault")
+
+
+def run_fault(action: Any, *arguments: Any) -> None:
+    from reference.node.cluster_control import ClusterError
+
+    try:
+        out.print(escape(action(*arguments)))
+    except ClusterError as error:
+        cluster_failed(error)
+
+
+@fault_app.command("kill", cls=PlainCommand)
+def fault_kill_command(replica: int = REPLICA_ARGUMENT, directory: Path = CLUSTER_DIR_OPTION) -> None:
+    """kill -9 the replica, then start it again on its data."""
+    from reference.node.cluster_control import fault_kill
+
+    run_fault(fault_kill, directory, replica)
+
+
+@fault_app.command("pause", cls=PlainCommand)
+def fault_pause_command(replica: int = REPLICA_ARGUMENT, directory: Path = CLUSTER_DIR_OPTION) -> None:
+    """Pause the replica (SIGSTOP)."""
+    from reference.node.cluster_control import fault_pause
+
+    run_fault(fault_pause, directory, replica)
+
+
+@fault_app.command("resume", cls=PlainCommand)
+def fault_resume_command(replica: int = REPLICA_ARGUMENT, directory: Path = CLUSTER_DIR_OPTION) -> None:
+    """Let a paused replica go on (SIGCONT)."""
+    from reference.node.cluster_control import fault_resume
+
+    run_fault(fault_resume, directory, replica)
+
+
+@fault_app.command("partition", cls=PlainCommand)
+def fault_partition_command(replica: int = REPLICA_ARGUMENT, directory: Path = CLUSTER_DIR_OPTION) -> None:
+    """Cut the replica off from its peers at the loopback proxy (it stays up)."""
+    from reference.node.cluster_control import fault_partition
+
+    run_fault(fault_partition, directory, replica)
+
+
+@fault_app.command("heal", cls=PlainCommand)
+def fault_heal_command(directory: Path = CLUSTER_DIR_OPTION) -> None:
+    """Let every partitioned replica's traffic through again."""
+    from reference.node.cluster_control import fault_heal
+
+    run_fault(fault_heal, directory)
+
+
 CHECK_HASH_SEED = "0"
 """`fedspec check` runs under a fixed hash seed: fingerprints and set orders, and so
 the counts and the shortest trace a run prints, are then the same on every run."""

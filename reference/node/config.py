@@ -5,6 +5,7 @@
     key = "replica-0.key"            # this replica's Ed25519 seed, 64 hex digits
     data_dir = "data-0"              # SQLite database and control socket
     durability = "full"              # full | normal | off (reference.node.storage)
+    # byzantine = "silent"           # tests only: equivocate | double_vote | silent (runtime.py)
 
     [listen]                         # replica-to-replica TCP
     host = "127.0.0.1"
@@ -32,6 +33,8 @@ from typing import Any
 from spec.constants import CHECKPOINT_INTERVAL, MAX_BLOCK_TRANSACTIONS, MAX_MESSAGE_BYTES, WATERMARK_WINDOW
 
 DURABILITY_SETTINGS = ("full", "normal", "off")
+BYZANTINE_MODES = ("equivocate", "double_vote", "silent")
+"""Misbehaviours a replica can be told to show, for tests only (`byzantine = MODE`; absent: correct)."""
 
 # --- defaults, with their units --------------------------------------------------------------------
 VIEW_CHANGE_TIMEOUT_MS = 2_000
@@ -106,6 +109,8 @@ class NodeConfig:
     consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
     timers: TimerSettings = field(default_factory=TimerSettings)
     limits: Limits = field(default_factory=Limits)
+    byzantine: str = ""
+    """Empty: a correct replica. Otherwise one of BYZANTINE_MODES (tests of safety only)."""
 
 
 def load_config(path: Path) -> NodeConfig:
@@ -121,7 +126,7 @@ def load_config(path: Path) -> NodeConfig:
 
 def config_from_table(data: dict[str, Any], base: Path) -> NodeConfig:
     known = {"replica", "genesis", "key", "data_dir", "durability", "listen", "http", "peers", "consensus",
-             "timers", "limits"}
+             "timers", "limits", "byzantine"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
@@ -129,6 +134,9 @@ def config_from_table(data: dict[str, Any], base: Path) -> NodeConfig:
     durability = data.get("durability", "full")
     if durability not in DURABILITY_SETTINGS:
         raise ConfigError(f"durability: {durability!r} is none of {', '.join(DURABILITY_SETTINGS)}")
+    byzantine = data.get("byzantine", "")
+    if byzantine != "" and byzantine not in BYZANTINE_MODES:
+        raise ConfigError(f"byzantine: {byzantine!r} is none of {', '.join(BYZANTINE_MODES)}")
     listen = address(table(data, "listen"), "listen", replica)
     http = table(data, "http", required=False)
     peers_data = data.get("peers", [])
@@ -152,6 +160,7 @@ def config_from_table(data: dict[str, Any], base: Path) -> NodeConfig:
                                                ConsensusSettings)),
         timers=TimerSettings(**settings(table(data, "timers", required=False), "timers", TimerSettings)),
         limits=checked_limits(Limits(**settings(table(data, "limits", required=False), "limits", Limits))),
+        byzantine=byzantine,
     )
 
 
@@ -215,7 +224,8 @@ def config_toml(config: NodeConfig, base: Path) -> str:
     lines = [
         f"replica = {config.replica}", f'genesis = "{relative(config.genesis_path)}"',
         f'key = "{relative(config.key_path)}"', f'data_dir = "{relative(config.data_dir)}"',
-        f'durability = "{config.durability}"', "",
+        f'durability = "{config.durability}"',
+        *([f'byzantine = "{config.byzantine}"'] if config.byzantine else []), "",
         "[listen]", f'host = "{config.listen.host}"', f"port = {config.listen.port}", "",
         "[http]", f'host = "{config.http_host}"', f"port = {config.http_port}", "",
     ]

@@ -49,6 +49,7 @@ from typing import Any, NoReturn
 
 from reference.chain import Chain, chain_from_genesis
 from reference.ledger import Ledger
+from reference.node.byzantine import byzantine_sends
 from reference.node.config import NodeConfig
 from reference.node.handle import (
     CommittedReceipt,
@@ -367,6 +368,9 @@ class Node:
             self.refusals[refusal.value] += 1
             return refusal
         sends = self.persist(height, stable, prepared, outputs)
+        if self.config.byzantine:  # tests of safety only: what a faulty replica sends instead
+            sends = byzantine_sends(self.config.byzantine, self.chain.chain_id, self.signatures,
+                                    [peer.replica for peer in self.config.peers], outputs, sends)
         for destination, data in sends:
             if destination is None:
                 self.transport.broadcast(data)
@@ -600,6 +604,8 @@ class Node:
 
     def retransmit(self) -> None:
         replica = self.replica
+        if self.config.byzantine == "silent":
+            return
         checkpoint = max((entry.height for key, entry in self.live.items() if key.startswith("Checkpoint/")),
                          default=0)
         for key in list(self.live):
@@ -702,7 +708,7 @@ class Node:
             **dict(to_json(self.status())),
             "state_root": self.ledger.state_root(),
             "drops": dict(self.transport.drops), "outbound": dict(self.transport.outbound_events), "events": dict(self.events), "refusals": dict(self.refusals),
-            "pid": os.getpid(),
+            "pid": os.getpid(), "byzantine": self.config.byzantine,
         }
 
     async def serve_control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
