@@ -48,11 +48,43 @@ class ClusterLayout:
     genesis: Genesis
 
 
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LISTEN_PORT_FLOOR = 10_000
+"""Listening ports are taken at or above this port and below the kernel's ephemeral range."""
+PORTS_PER_PROCESS = 256
+"""Each process that lays out clusters draws ports from a slice of its own this long."""
+next_port_offset = [os.getpid() % PORTS_PER_PROCESS]
+"""Where this process's next port search starts in its slice (two processes that share
+a slice start apart)."""
+
+
+def ephemeral_floor() -> int:
+    """The lowest port the kernel picks for outgoing connections and for port 0 (32768
+    where the kernel does not say)."""
+    try:
+        return int(EPHEMERAL_RANGE_FILE.read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A loopback port to listen on, that no other process is likely to take before the
+    node binds it: below the ephemeral range (so no outgoing connection's source port
+    lands on it, and port 0 never hands it out), in a slice of the range chosen by this
+    process's id (so test workers laying out clusters side by side do not draw the same
+    ports), the first in the slice that binds now."""
+    slices = max(1, (ephemeral_floor() - LISTEN_PORT_FLOOR) // PORTS_PER_PROCESS)
+    base = LISTEN_PORT_FLOOR + (os.getpid() // PORTS_PER_PROCESS % slices) * PORTS_PER_PROCESS
+    for step in range(PORTS_PER_PROCESS):
+        offset = (next_port_offset[0] + step) % PORTS_PER_PROCESS
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", base + offset))
+            except OSError:
+                continue
+        next_port_offset[0] = offset + 1
+        return base + offset
+    raise OSError(f"no free loopback port in {base} .. {base + PORTS_PER_PROCESS - 1}")
 
 
 def platform_name(replica: int) -> str:
